@@ -1,0 +1,1 @@
+"""The Policy protocol (`policies.base`) and its implementations: vla, saycan, scripted, baselines."""

@@ -1,0 +1,1 @@
+"""ROS 2 nodes over the vla / sim / policies libraries: conversion and glue only."""
