@@ -1,0 +1,348 @@
+"""Write LeRobotDataset v3.0 datasets episode by episode, crash-safe and appendable.
+
+    w = DatasetWriter.create("out/ds", fps=10, features={
+            "observation.images.front": {"dtype": "video", "shape": [128, 128, 3]},
+            "observation.state": {"dtype": "float32", "shape": [8], "names": None},
+            "action": {"dtype": "float32", "shape": [7], "names": None}}, robot_type="tabletop")
+    for step in rollout:
+        w.add_frame({"observation.images.front": rgb, "observation.state": s, "action": a})
+    w.save_episode(task="pick up the red cube")     # or w.discard_episode()
+    w.close()
+    w = DatasetWriter.open("out/ds")                # later: appends after the last episode
+
+Frames are checked as they arrive (keys, dtype, shape, finite values; errors name the key). Camera frames
+stream into an MP4 encoder, numeric values stay in memory until `save_episode`, which commits the episode
+atomically through `journal.commit`: a SIGKILL at any moment leaves every saved episode intact and the
+next `open` continues after them. Episodes are appended to the current data/video/episodes files (each
+rewritten whole and renamed into place) until a file reaches its size limit, then a new file starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vla.data import journal
+from vla.data import stats as st
+from vla.data.format import (DEFAULT_CHUNK_SIZE, DEFAULT_DATA_FILE_SIZE_IN_MB, DEFAULT_FEATURES,
+                             DEFAULT_VIDEO_CODEC, DEFAULT_VIDEO_FILE_SIZE_IN_MB, EPISODES_PATH, INFO_PATH,
+                             STATS_PATH, TASKS_PATH, column_to_numpy, data_schema, is_video, make_info,
+                             next_file, validate_features)
+from vla.data.meta import DatasetMeta, episode_stats, tasks_table
+from vla.data.video import EpisodeVideoEncoder, concat_videos
+from vla.io import atomic_write_json
+
+MB = 1024 * 1024
+
+
+class DatasetWriter:
+    """Appends episodes to one dataset; holds the dataset's writer lock until `close()`."""
+
+    def __init__(self, root: Path, meta: DatasetMeta, lock: journal.WriterLock):
+        self.root, self.meta, self._lock = root, meta, lock
+        feats = meta.features
+        self.user_features = {k: ft for k, ft in feats.items() if k not in DEFAULT_FEATURES}
+        codecs = {ft["info"]["video.codec"] for ft in feats.values() if is_video(ft) and "info" in ft}
+        self.codec = codecs.pop() if codecs else DEFAULT_VIDEO_CODEC
+        self._history = _load_numeric(meta)  # key -> (N, n) committed values, for exact dataset stats
+        self._buffer: dict[str, list[np.ndarray]] = {}
+        self._encoders: dict[str, EpisodeVideoEncoder] = {}
+        self._image_stats: dict[str, st.ImageStatsAccumulator] = {}
+        self._stage: Path | None = None
+        self._closed = False
+
+    # ---- opening -------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | Path, fps: int, features: dict[str, dict[str, Any]], robot_type: str | None = None,
+               codec: str = DEFAULT_VIDEO_CODEC, chunks_size: int = DEFAULT_CHUNK_SIZE,
+               data_files_size_in_mb: int = DEFAULT_DATA_FILE_SIZE_IN_MB,
+               video_files_size_in_mb: int = DEFAULT_VIDEO_FILE_SIZE_IN_MB) -> "DatasetWriter":
+        """Start a new dataset at `root` (which must not exist, or be an empty directory)."""
+        root = Path(root)
+        if root.exists() and any(p.name not in (journal.WRITER_LOCK, journal.COMMIT_LOCK) for p in root.iterdir()):
+            raise FileExistsError(f"cannot create a dataset at {root}: it exists and is not empty "
+                                  f"(use DatasetWriter.open to append)")
+        info = make_info(fps, validate_features(features), robot_type, codec, chunks_size,
+                         data_files_size_in_mb, video_files_size_in_mb)
+        root.mkdir(parents=True, exist_ok=True)
+        lock = journal.WriterLock(root)
+        atomic_write_json(root / INFO_PATH, info, indent=4)
+        return cls(root, DatasetMeta(root, info), lock)
+
+    @classmethod
+    def open(cls, root: str | Path) -> "DatasetWriter":
+        """Reopen an existing dataset to append; finishes or drops an interrupted commit first."""
+        root = Path(root)
+        if not (root / INFO_PATH).exists():
+            raise FileNotFoundError(f"no dataset at {root} ({INFO_PATH} missing); use DatasetWriter.create")
+        lock = journal.WriterLock(root)
+        try:
+            journal.recover(root)
+            meta = DatasetMeta.load(root, with_episode_stats=True)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(root, meta, lock)
+
+    @classmethod
+    def create_or_open(cls, root: str | Path, fps: int, features: dict[str, dict[str, Any]],
+                       **kwargs: Any) -> "DatasetWriter":
+        """Open `root` if it holds a dataset with the same fps and features, else create it."""
+        root = Path(root)
+        if not (root / INFO_PATH).exists():
+            return cls.create(root, fps, features, **kwargs)
+        writer = cls.open(root)
+        try:
+            writer._check_same(fps, validate_features(features))
+        except ValueError:
+            writer.close()
+            raise
+        return writer
+
+    def _check_same(self, fps: int, features: dict[str, dict[str, Any]]) -> None:
+        if fps != self.meta.fps:
+            raise ValueError(f"dataset {self.root} has fps {self.meta.fps}, asked for {fps}")
+        have = self.user_features
+        for key in sorted(set(have) | set(features)):
+            if key not in have or key not in features:
+                raise ValueError(f"feature {key!r} is {'missing from' if key not in have else 'not asked for but in'} "
+                                 f"dataset {self.root}")
+            if (have[key]["dtype"], have[key]["shape"]) != (features[key]["dtype"], features[key]["shape"]):
+                raise ValueError(f"feature {key!r}: dataset has {have[key]['dtype']} {have[key]['shape']}, "
+                                 f"asked for {features[key]['dtype']} {features[key]['shape']}")
+
+    # ---- frames --------------------------------------------------------------------------------------
+    @property
+    def num_episodes(self) -> int:
+        return len(self.meta.episodes)
+
+    @property
+    def episode_length(self) -> int:
+        """Frames added to the episode in progress."""
+        return len(next(iter(self._buffer.values()), [])) if self._buffer else (
+            next(iter(self._encoders.values())).count if self._encoders else 0)
+
+    def add_frame(self, frame: dict[str, Any]) -> None:
+        """Append one frame {feature key: value} to the episode in progress (every user feature, no others)."""
+        self._check_open()
+        keys = set(frame)
+        if keys != set(self.user_features):
+            missing, extra = sorted(set(self.user_features) - keys), sorted(keys - set(self.user_features))
+            raise KeyError(f"frame keys do not match the dataset features: missing {missing}, unexpected {extra}")
+        checked = {k: _check_value(k, frame[k], ft) for k, ft in self.user_features.items()}
+        for key, value in checked.items():
+            if is_video(self.user_features[key]):
+                self._encoder(key).add(value)
+                self._image_stats[key].add(value)
+            else:
+                self._buffer.setdefault(key, []).append(value)
+
+    def _encoder(self, key: str) -> EpisodeVideoEncoder:
+        if key not in self._encoders:
+            if self._stage is None:
+                self._stage = journal.new_stage(self.root)
+            h, w, _ = self.user_features[key]["shape"]
+            self._encoders[key] = EpisodeVideoEncoder(self._stage / f"{key}.episode.mp4", self.meta.fps, h, w, self.codec)
+            self._image_stats[key] = st.ImageStatsAccumulator()
+        return self._encoders[key]
+
+    def discard_episode(self) -> None:
+        """Drop the episode in progress (nothing of it reaches the dataset)."""
+        for enc in self._encoders.values():
+            enc.abort()
+        if self._stage is not None:
+            shutil.rmtree(self._stage, ignore_errors=True)
+        self._buffer, self._encoders, self._image_stats, self._stage = {}, {}, {}, None
+
+    # ---- saving --------------------------------------------------------------------------------------
+    def save_episode(self, task: str) -> int:
+        """Commit the episode in progress with its task text; returns its episode_index."""
+        self._check_open()
+        if not isinstance(task, str) or not task.strip():
+            raise ValueError(f"task must be a non-empty string, got {task!r}")
+        length = self.episode_length
+        if length == 0:
+            raise ValueError("save_episode: no frames were added to this episode")
+        counts = {k: len(v) for k, v in self._buffer.items()} | {k: e.count for k, e in self._encoders.items()}
+        if len(set(counts.values())) != 1:
+            raise ValueError(f"features have different frame counts in this episode: {counts}")
+        if self._stage is None:
+            self._stage = journal.new_stage(self.root)
+        ep = len(self.meta.episodes)
+        tasks = self.meta.tasks + ([task] if task not in self.meta.tasks else [])
+        columns = self._episode_columns(ep, length, tasks.index(task))
+        row: dict[str, Any] = {"episode_index": ep, "tasks": [task], "length": length}
+        moves = self._stage_videos(row, length) + self._stage_data(row, columns)
+        ep_stats = {k: st.numeric_stats(v) for k, v in columns.items()}
+        ep_stats |= {k: acc.stats() for k, acc in self._image_stats.items()}
+        row.update({f"stats/{k}/{name}": np.asarray(v).tolist() for k, s in ep_stats.items() for name, v in s.items()})
+        moves += self._stage_episode_row(row)
+        if len(tasks) != len(self.meta.tasks):
+            pq.write_table(tasks_table(tasks), self._stage / "tasks.parquet")
+            moves.append(("tasks.parquet", TASKS_PATH))
+        history = {k: np.concatenate([self._history[k], v.reshape(length, -1)]) if k in self._history
+                   else v.reshape(length, -1) for k, v in columns.items()}
+        dataset_stats = self._dataset_stats(history, ep_stats)
+        atomic_write_json(self._stage / "stats.json", st.to_json(dataset_stats), indent=4)
+        info = dict(self.meta.info, total_episodes=ep + 1, total_frames=self.meta.num_frames + length,
+                    total_tasks=len(tasks), splits={"train": f"0:{ep + 1}"})
+        atomic_write_json(self._stage / "info.json", info, indent=4)
+        moves += [("stats.json", STATS_PATH), ("info.json", INFO_PATH)]
+        journal.commit(self.root, self._stage, moves)
+        self.meta.episodes.append(row)
+        self.meta.tasks, self.meta.stats, self.meta.info, self._history = tasks, dataset_stats, info, history
+        self._buffer, self._encoders, self._image_stats, self._stage = {}, {}, {}, None
+        return ep
+
+    def _episode_columns(self, ep: int, length: int, task_index: int) -> dict[str, np.ndarray]:
+        """Every non-video column of the episode as numpy, in info.json feature order."""
+        start = self.meta.num_frames
+        cols = {k: np.stack(v) for k, v in self._buffer.items()}
+        cols["timestamp"] = (np.arange(length) / self.meta.fps).astype(np.float32)
+        cols["frame_index"] = np.arange(length, dtype=np.int64)
+        cols["episode_index"] = np.full(length, ep, dtype=np.int64)
+        cols["index"] = np.arange(start, start + length, dtype=np.int64)
+        cols["task_index"] = np.full(length, task_index, dtype=np.int64)
+        return {k: cols[k] for k, ft in self.meta.features.items() if not is_video(ft)}
+
+    def _last(self, prefix: str) -> tuple[int, int] | None:
+        if not self.meta.episodes:
+            return None
+        last = self.meta.episodes[-1]
+        if f"{prefix}/chunk_index" not in last or last[f"{prefix}/chunk_index"] is None:
+            return None
+        return int(last[f"{prefix}/chunk_index"]), int(last[f"{prefix}/file_index"])
+
+    def _target(self, prefix: str, path_of, limit_mb: float, added_bytes: int) -> tuple[int, int, bool]:
+        """(chunk, file, append?) for the next episode's `prefix` file: the last one unless it is full."""
+        last = self._last(prefix)
+        if last is None:
+            return 0, 0, False
+        size = os.path.getsize(path_of(*last))
+        if size + added_bytes >= limit_mb * MB:
+            return (*next_file(*last, int(self.meta.info["chunks_size"])), False)
+        return (*last, True)
+
+    def _stage_videos(self, row: dict[str, Any], length: int) -> list[tuple[str, str]]:
+        moves = []
+        fps = self.meta.fps
+        for key, enc in self._encoders.items():
+            enc.close()
+            template = self.meta.info["video_path"]
+            path_of = lambda c, f, key=key: self.root / template.format(video_key=key, chunk_index=c, file_index=f)
+            chunk, file, append = self._target(f"videos/{key}", path_of, self.meta.info["video_files_size_in_mb"],
+                                               os.path.getsize(enc.path))
+            staged = f"{key}.mp4"
+            start = 0
+            if append:
+                start = int(round(float(self.meta.episodes[-1][f"videos/{key}/to_timestamp"]) * fps))
+                concat_videos([path_of(chunk, file), enc.path], [start, length], self._stage / staged, fps)
+                enc.path.unlink()
+            else:
+                os.replace(enc.path, self._stage / staged)
+            row.update({f"videos/{key}/chunk_index": chunk, f"videos/{key}/file_index": file,
+                        f"videos/{key}/from_timestamp": start / fps,
+                        f"videos/{key}/to_timestamp": (start + length) / fps})
+            moves.append((staged, template.format(video_key=key, chunk_index=chunk, file_index=file)))
+        return moves
+
+    def _stage_data(self, row: dict[str, Any], columns: dict[str, np.ndarray]) -> list[tuple[str, str]]:
+        schema = data_schema(self.meta.features)
+        arrays = [_to_arrow(columns[f.name], f.type) for f in schema]
+        table = pa.Table.from_arrays(arrays, schema=schema)
+        template = self.meta.info["data_path"]
+        path_of = lambda c, f: self.root / template.format(chunk_index=c, file_index=f)
+        chunk, file, append = self._target("data", path_of, self.meta.info["data_files_size_in_mb"], table.nbytes)
+        if append:
+            old = pq.read_table(path_of(chunk, file))
+            table = pa.concat_tables([old, table.cast(old.schema)])
+        pq.write_table(table, self._stage / "data.parquet", compression="snappy")
+        start = self.meta.num_frames
+        row.update({"data/chunk_index": chunk, "data/file_index": file, "dataset_from_index": start,
+                    "dataset_to_index": start + len(columns["index"])})
+        return [("data.parquet", template.format(chunk_index=chunk, file_index=file))]
+
+    def _stage_episode_row(self, row: dict[str, Any]) -> list[tuple[str, str]]:
+        path_of = lambda c, f: self.root / EPISODES_PATH.format(chunk_index=c, file_index=f)
+        chunk, file, append = self._target("meta/episodes", path_of, self.meta.info["data_files_size_in_mb"], 0)
+        row.update({"meta/episodes/chunk_index": chunk, "meta/episodes/file_index": file})
+        table = pa.Table.from_pylist([row])
+        if append:
+            old = pq.read_table(path_of(chunk, file))
+            table = pa.concat_tables([old, table], promote_options="permissive")
+        pq.write_table(table, self._stage / "episodes.parquet", compression="snappy")
+        return [("episodes.parquet", EPISODES_PATH.format(chunk_index=chunk, file_index=file))]
+
+    def _dataset_stats(self, history: dict[str, np.ndarray], new: dict[str, st.Stats]) -> dict[str, st.Stats]:
+        out = {k: st.numeric_stats(v if v.shape[1] > 1 else v[:, 0]) for k, v in history.items()}
+        for key in self.meta.video_keys:
+            per_ep = [episode_stats(r).get(key) for r in self.meta.episodes] + [new[key]]
+            out[key] = st.aggregate([s for s in per_ep if s is not None])
+        return out
+
+    # ---- closing -------------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"writer for {self.root} is closed")
+
+    def close(self) -> None:
+        """Drop an unsaved episode in progress and release the writer lock (idempotent)."""
+        if self._closed:
+            return
+        self.discard_episode()
+        self._lock.release()
+        self._closed = True
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _check_value(key: str, value: Any, ft: dict[str, Any]) -> np.ndarray:
+    """One frame value as numpy in the feature's dtype/shape; raises naming the key if it does not fit."""
+    if is_video(ft):
+        arr = np.asarray(value)
+        if arr.dtype != np.uint8 or list(arr.shape) != ft["shape"]:
+            raise ValueError(f"{key}: expected uint8 image of shape {ft['shape']}, got {arr.dtype} {list(arr.shape)}")
+        return arr
+    arr = np.asarray(value)
+    if arr.shape == () and ft["shape"] == [1]:
+        arr = arr.reshape(1)
+    if list(arr.shape) != ft["shape"]:
+        raise ValueError(f"{key}: expected shape {ft['shape']}, got {list(arr.shape)}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{key}: non-finite values {arr.tolist()} (a dataset never stores NaN or inf)")
+    return arr.astype(ft["dtype"], copy=False)
+
+
+def _to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:
+    if pa.types.is_fixed_size_list(typ):
+        flat = pa.array(values.reshape(-1), type=typ.value_type)
+        return pa.FixedSizeListArray.from_arrays(flat, typ.list_size)
+    return pa.array(values.reshape(-1), type=typ)
+
+
+def _load_numeric(meta: DatasetMeta) -> dict[str, np.ndarray]:
+    """All committed numeric values, key -> (N, n), read from the data files in frame order."""
+    feats = {k: ft for k, ft in meta.features.items() if not is_video(ft)}
+    if not meta.episodes:
+        return {}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in feats}
+    seen: set[Path] = set()
+    for ep in meta.episodes:
+        path = meta.data_path(ep)
+        if path in seen:
+            continue
+        seen.add(path)
+        table = pq.read_table(path, columns=list(feats))
+        for k, ft in feats.items():
+            parts[k].append(column_to_numpy(table[k], ft).reshape(table.num_rows, -1))
+    return {k: np.concatenate(v) for k, v in parts.items()}
