@@ -21,9 +21,11 @@ word in a prompt would read as an action token to the model; constrained decodin
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
+from vla.io import atomic_write_json
 from vla.optional import require
 from vla.prompt import build_prompt
 
@@ -146,15 +148,16 @@ def load_text_tokenizer(path: str | Path = TINY_TOKENIZER_DIR, gguf_file: str | 
 def action_token_offset(tokenizer: Any, n: int) -> int:
     """The first LM id of the action block: the last `n` ids of `tokenizer` (`len(tokenizer) - n`).
 
-    Raises ValueError if `n` does not fit, or if a special token other than `<act_k>` (at its own slot k)
-    sits in the block, since overwriting bos/eos/pad would break generation and padding.
+    Raises ValueError if `n` does not fit, or if a special or added token other than `<act_k>` (at its own
+    slot k) sits in the block, since overwriting bos/eos/pad would break generation and padding.
     """
     size = len(tokenizer)
     if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < size:
         raise ValueError(f"n must be an int in (0, {size}) for a tokenizer of {size} ids, got {n!r}")
     offset = size - n
     clashes = []
-    for tid in sorted(set(tokenizer.all_special_ids)):
+    added = getattr(tokenizer, "added_tokens_decoder", {})  # e.g. <reserved_i>, not always in all_special_ids
+    for tid in sorted(set(tokenizer.all_special_ids) | set(added)):
         if offset <= tid < size and tokenizer.convert_ids_to_tokens(tid) != ACTION_TOKEN.format(tid - offset):
             clashes.append((tid, tokenizer.convert_ids_to_tokens(tid)))
     if clashes:
@@ -162,10 +165,20 @@ def action_token_offset(tokenizer: Any, n: int) -> int:
     return offset
 
 
+def save_text_tokenizer(tokenizer: Any, directory: str | Path) -> None:
+    """`save_pretrained` into `directory`, naming the class `PreTrainedTokenizerFast` in tokenizer_config.json
+    (transformers 5 writes its new alias `TokenizersBackend`, which transformers 4 cannot load)."""
+    tokenizer.save_pretrained(str(directory))
+    config_path = Path(directory) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    atomic_write_json(config_path, config)
+
+
 def main() -> None:
     """Regenerate the shipped tiny tokenizer: `python -m vla.text_tokenizer`."""
     tokenizer = train_tiny_tokenizer()
-    tokenizer.save_pretrained(str(TINY_TOKENIZER_DIR))
+    save_text_tokenizer(tokenizer, TINY_TOKENIZER_DIR)
     print(f"wrote {TINY_TOKENIZER_DIR} ({len(tokenizer)} ids, actions at {action_token_offset(tokenizer, TINY_ACTION_TOKENS)})")
 
 
