@@ -1,0 +1,122 @@
+"""Greedy, constrained action decoding for `VLA`: parallel (one pass), autoregressive with a KV cache, and
+Hugging Face `generate` as a reference baseline.
+
+Constrained decoding: before each argmax the logits get `model.action_logit_bias` (0 on the action
+tokenizer's ids and the end id, -inf elsewhere), so the model can only emit ids that decode to actions.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING
+
+import torch
+
+from vla.model.batch import attention_mask_4d, position_ids, step_mask_4d
+
+if TYPE_CHECKING:
+    from vla.model.vla import VLA
+
+
+def _constrained_argmax(model: "VLA", logits: torch.Tensor) -> torch.Tensor:
+    return (logits.float() + model.action_logit_bias).argmax(-1)  # (..., V) -> (...)
+
+
+def cache_kwarg(module: torch.nn.Module) -> str:
+    """The keyword this transformers version's decoder takes its KV cache under ('cache' replaced
+    'past_key_values' in 5.x; the old name still works but warns on every step)."""
+    params = inspect.signature(module.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def action_head(model: "VLA", hidden: torch.Tensor) -> torch.Tensor:
+    """Greedy action ids from final hidden states (..., D), scoring only the allowed ids.
+
+    Multiplying by the allowed rows of the output embedding (256 of a 4k-49k vocabulary) is the argmax of
+    the constrained full logits: every LM's final logit transform (Gemma-2 soft-capping, logit scaling) is
+    monotonic, so it cannot change which allowed id is largest.
+    """
+    head = model.lm.get_output_embeddings()
+    weight = head.weight[model.allowed_ids]  # (K, D)
+    scores = hidden.to(weight.dtype) @ weight.T  # (..., K)
+    if getattr(head, "bias", None) is not None:
+        scores = scores + head.bias[model.allowed_ids]
+    return model.allowed_ids[scores.argmax(-1)]  # (...)
+
+
+def decode_parallel(model: "VLA", batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """All action ids (B, La) from one forward pass over prefix + placeholders (OpenVLA-OFT)."""
+    prefix, prefix_mask = model.embed_prefix(batch)  # (B, P, D), (B, P)
+    b, la = prefix.shape[0], model.num_action_tokens
+    embeds = torch.cat([prefix, model.placeholder_embeds(b, la)], dim=1)  # (B, P + La, D)
+    key_mask = torch.cat([prefix_mask, prefix_mask.new_ones(b, la)], dim=1)  # (B, P + La)
+    hidden = model.lm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask_4d(key_mask, la, embeds.dtype),
+                                    position_ids=position_ids(key_mask), use_cache=False).last_hidden_state
+    return action_head(model, hidden[:, -la:])  # (B, La)
+
+
+def decode_autoregressive(model: "VLA", batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Greedy action ids (B, La) one token per step, reusing the keys/values of earlier columns.
+
+    The prefix is one pass under the causal 4-D mask; every later step feeds one token per row. With no
+    pad column in the batch the step mask is omitted (each query may see every key), the fast path.
+    Variable-length tokenizers stop once every row has emitted `model.eos_id`; finished rows repeat it.
+    """
+    from transformers import DynamicCache
+
+    decoder = model.lm.get_decoder()
+    prefix, key_mask = model.embed_prefix(batch)  # (B, P, D), (B, P)
+    b = prefix.shape[0]
+    padded = not bool(key_mask.all())
+    cache = {cache_kwarg(decoder): DynamicCache(config=model.lm.config)}
+    hidden = decoder(inputs_embeds=prefix, attention_mask=attention_mask_4d(key_mask, 0, prefix.dtype),
+                     position_ids=position_ids(key_mask), use_cache=True, **cache).last_hidden_state
+    token = action_head(model, hidden[:, -1])  # (B,)
+    pos = position_ids(key_mask)[:, -1:]  # (B, 1)
+    tokens = [token]
+    done = token == model.eos_id if model.eos_id is not None else torch.zeros_like(token, dtype=torch.bool)
+    embed = model.lm.get_input_embeddings()
+    for _ in range(model.num_action_tokens - 1):
+        if bool(done.all()):
+            break
+        pos = pos + 1
+        key_mask = torch.cat([key_mask, key_mask.new_ones(b, 1)], dim=1)  # (B, K)
+        mask = step_mask_4d(key_mask, prefix.dtype) if padded else None  # (B, 1, 1, K)
+        hidden = decoder(inputs_embeds=embed(token[:, None]).to(prefix.dtype), attention_mask=mask,
+                         position_ids=pos, use_cache=True, **cache).last_hidden_state  # (B, 1, D)
+        token = action_head(model, hidden[:, -1])  # (B,)
+        if model.eos_id is not None:
+            token = torch.where(done, torch.full_like(token, model.eos_id), token)
+            done = done | (token == model.eos_id)
+        tokens.append(token)
+    return torch.stack(tokens, dim=1)  # (B, La)
+
+
+class _ActionOnly:
+    """A `generate` logits processor adding the constrained-decoding bias."""
+
+    def __init__(self, bias: torch.Tensor):
+        self.bias = bias
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return scores + self.bias.to(scores.dtype)
+
+
+def decode_generate(model: "VLA", batch: dict[str, torch.Tensor], use_cache: bool = False) -> torch.Tensor:
+    """Action ids (B, La) from Hugging Face `generate` on the same prefix embeddings (benchmark baseline).
+
+    Without the cache every step re-runs the whole sequence, which is what our KV-cache loop avoids.
+    Needs an unpadded batch: `generate` derives positions from a 2-D mask, which our mid-row prompt
+    padding would shift.
+    """
+    from transformers import LogitsProcessorList
+
+    prefix, key_mask = model.embed_prefix(batch)  # (B, P, D), (B, P)
+    if not bool(key_mask.all()):
+        raise ValueError("decode_generate needs prompts of equal length (no pad columns)")
+    la = model.num_action_tokens
+    out = model.lm.generate(inputs_embeds=prefix, attention_mask=key_mask.long(), max_new_tokens=la,
+                            min_new_tokens=la if model.eos_id is None else 1, do_sample=False, use_cache=use_cache,
+                            logits_processor=LogitsProcessorList([_ActionOnly(model.action_logit_bias)]),
+                            eos_token_id=model.eos_id, pad_token_id=model.eos_id or 0)
+    return out[:, -la:] if out.shape[1] >= la else out  # (B, La)
