@@ -52,10 +52,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--action-dim", type=int, default=7)
     parser.add_argument("--fit-chunks", type=int, default=2000)
     parser.add_argument("--eval-chunks", type=int, default=500)
+    parser.add_argument("--bpe-vocab", type=int, default=256, help="FAST BPE size (the paper used 1024)")
     args = parser.parse_args(argv)
     h, a = args.horizon, args.action_dim
     start = time.perf_counter()
-    fast = FastActionTokenizer(a, h, token_offset=0, bpe_vocab_size=1024).fit(smooth_chunks(args.fit_chunks, h, a, 0))
+    fast = FastActionTokenizer(a, h, token_offset=0, bpe_vocab_size=args.bpe_vocab)
+    fast = fast.fit(smooth_chunks(args.fit_chunks, h, a, 0))
     fit_s = time.perf_counter() - start
     tokenizers = {"bins": BinActionTokenizer(a, h, token_offset=0), "fast": fast}
     sets = {"smooth": smooth_chunks(args.eval_chunks, h, a, 1),
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
          "target": f"<= {1 / 256:.5f}", "ok": smooth["bins"]["max_abs_err"] <= 1 / 256 + 1e-6},
         {"metric": "FAST decode time", "value": smooth["fast"]["decode_us"], "unit": "us/chunk", "target": "", "ok": ""},
     ]
-    result = {"horizon": h, "action_dim": a, "fit_chunks": args.fit_chunks, "fast_fit_s": fit_s,
+    result = {"horizon": h, "action_dim": a, "fit_chunks": args.fit_chunks, "bpe_vocab": args.bpe_vocab, "fast_fit_s": fit_s,
               "fast_bpe_size": int(fast.valid_ids().size), "rows": rows, "summary": summary}
     atomic_write_json(RESULT, result)
     return result
