@@ -134,6 +134,10 @@ class MetaWorldEnv(gym.Env):
         clipped = np.clip(arr, -1.0, 1.0)
         return clipped, int(np.count_nonzero(clipped != arr))
 
+    def noop_action(self) -> np.ndarray:
+        """The hold-still action: zero hand deltas, gripper at -1 (open, the command Meta-World resets with)."""
+        return np.array([0.0, 0.0, 0.0, -1.0], np.float32)
+
     def _warning_count(self) -> int:
         import mujoco
 
