@@ -79,8 +79,11 @@ def new_stage(root: Path) -> Path:
     return stage
 
 
-def commit(root: Path, stage: Path, moves: list[tuple[str, str]]) -> None:
-    """Make staged files live: `moves` is [(name in stage, path relative to root)], applied in order."""
+def commit(root: Path, stage: Path, moves: list[tuple[str | None, str]]) -> None:
+    """Make staged files live: `moves` is [(name in stage, path relative to root)], applied in order.
+
+    A move whose staged name is None deletes its target.
+    """
     root = Path(root)
     with commit_lock(root):
         atomic_write_json(stage / MANIFEST, {"moves": [list(m) for m in moves]})
@@ -90,6 +93,9 @@ def commit(root: Path, stage: Path, moves: list[tuple[str, str]]) -> None:
 def _apply(root: Path, stage: Path) -> None:
     moves = json.loads((stage / MANIFEST).read_text())["moves"]
     for staged, target in moves:
+        if staged is None:  # a deletion
+            (root / target).unlink(missing_ok=True)
+            continue
         src, dst = stage / staged, root / target
         if src.exists():  # absent: moved before a crash
             dst.parent.mkdir(parents=True, exist_ok=True)

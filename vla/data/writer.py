@@ -326,7 +326,7 @@ def _check_value(key: str, value: Any, ft: dict[str, Any]) -> np.ndarray:
 def _to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:
     if pa.types.is_fixed_size_list(typ):
         flat = pa.array(values.reshape(-1), type=typ.value_type)
-        return pa.FixedSizeListArray.from_arrays(flat, typ.list_size)
+        return pa.FixedSizeListArray.from_arrays(flat, type=typ)
     return pa.array(values.reshape(-1), type=typ)
 
 
