@@ -68,17 +68,21 @@ def main(argv: list[str] | None = None) -> dict:
     print("| tokenizer | data | mean tokens | max tokens | max abs err | mean abs err | encode us | decode us |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['tokenizer']} | {r['data']} | {r['mean_tokens']:.1f} | {r['max_tokens']} | {r['max_abs_err']:.4f} | "
+        print(f"| {r['tokenizer']} | {r['data']} | {r['mean_tokens']:.1f} | {r['max_tokens']} | "
+              f"{r['max_abs_err']:.4f} | "
               f"{r['mean_abs_err']:.4f} | {r['encode_us']:.0f} | {r['decode_us']:.0f} |")
     smooth = {r["tokenizer"]: r for r in rows if r["data"] == "smooth"}
     summary = [
-        {"metric": "FAST tokens per smooth chunk / bins", "value": smooth["fast"]["mean_tokens"] / smooth["bins"]["mean_tokens"],
+        {"metric": "FAST tokens per smooth chunk / bins",
+         "value": smooth["fast"]["mean_tokens"] / smooth["bins"]["mean_tokens"],
          "unit": "ratio", "target": "< 1", "ok": smooth["fast"]["mean_tokens"] < smooth["bins"]["mean_tokens"]},
         {"metric": "bins max abs error (normalized)", "value": smooth["bins"]["max_abs_err"], "unit": "",
          "target": f"<= {1 / 256:.5f}", "ok": smooth["bins"]["max_abs_err"] <= 1 / 256 + 1e-6},
-        {"metric": "FAST decode time", "value": smooth["fast"]["decode_us"], "unit": "us/chunk", "target": "", "ok": ""},
+        {"metric": "FAST decode time", "value": smooth["fast"]["decode_us"], "unit": "us/chunk",
+         "target": "", "ok": ""},
     ]
-    result = {"horizon": h, "action_dim": a, "fit_chunks": args.fit_chunks, "bpe_vocab": args.bpe_vocab, "fast_fit_s": fit_s,
+    result = {"horizon": h, "action_dim": a, "fit_chunks": args.fit_chunks, "bpe_vocab": args.bpe_vocab,
+              "fast_fit_s": fit_s,
               "fast_bpe_size": int(fast.valid_ids().size), "rows": rows, "summary": summary}
     atomic_write_json(RESULT, result)
     return result

@@ -161,7 +161,7 @@ def action_token_offset(tokenizer: Any, n: int) -> int:
         if offset <= tid < size and tokenizer.convert_ids_to_tokens(tid) != ACTION_TOKEN.format(tid - offset):
             clashes.append((tid, tokenizer.convert_ids_to_tokens(tid)))
     if clashes:
-        raise ValueError(f"the last {n} ids [{offset}, {size}) hold special tokens {clashes}; cannot use them for actions")
+        raise ValueError(f"the last {n} ids [{offset}, {size}) hold special tokens {clashes}; not usable for actions")
     return offset
 
 
@@ -179,7 +179,8 @@ def main() -> None:
     """Regenerate the shipped tiny tokenizer: `python -m vla.text_tokenizer`."""
     tokenizer = train_tiny_tokenizer()
     save_text_tokenizer(tokenizer, TINY_TOKENIZER_DIR)
-    print(f"wrote {TINY_TOKENIZER_DIR} ({len(tokenizer)} ids, actions at {action_token_offset(tokenizer, TINY_ACTION_TOKENS)})")
+    offset = action_token_offset(tokenizer, TINY_ACTION_TOKENS)
+    print(f"wrote {TINY_TOKENIZER_DIR} ({len(tokenizer)} ids, action ids from {offset})")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,11 @@ class RepackInputs:
 
     def __call__(self, sample: Mapping[str, Any]) -> Sample:
         if "images" in sample:  # env / ROS observation: already in the Observation contract
-            out = {"images": dict(sample["images"]), "state": sample.get("state"), "instruction": sample.get("instruction")}
+            out = {
+                "images": dict(sample["images"]),
+                "state": sample.get("state"),
+                "instruction": sample.get("instruction"),
+            }
             actions = sample.get("actions")
         else:  # dataset sample
             images = {k[len(IMAGE_PREFIX):]: v for k, v in sample.items() if k.startswith(IMAGE_PREFIX)}

@@ -35,7 +35,7 @@ def test_layout_specials_and_action_slots(shipped):
     offset = action_token_offset(shipped, TINY_ACTION_TOKENS)
     assert offset == TINY_VOCAB_SIZE - TINY_ACTION_TOKENS
     ids = [offset, offset + 1, TINY_VOCAB_SIZE - 1]
-    assert shipped.convert_ids_to_tokens(ids) == [ACTION_TOKEN.format(0), ACTION_TOKEN.format(1), ACTION_TOKEN.format(255)]
+    assert shipped.convert_ids_to_tokens(ids) == [ACTION_TOKEN.format(k) for k in (0, 1, 255)]
     BinActionTokenizer(7, 4, token_offset=offset).check_vocab(len(shipped), shipped.all_special_ids)
 
 

@@ -108,10 +108,12 @@ def test_outputs_refuse_bad_ids(normalizer, bins):
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda s: s.update({"observation.images.side": s["observation.images.front"]}), r"unknown camera\(s\) \['side'\]"),
+        (lambda s: s.update({"observation.images.side": s["observation.images.front"]}),
+         r"unknown camera\(s\) \['side'\]"),
         (lambda s: s.pop("observation.images.wrist"), r"missing camera\(s\) \['wrist'\]"),
         (lambda s: s.update({"observation.images.front": np.zeros((32, 40, 3), np.float32)}), "'front' must be uint8"),
-        (lambda s: s.update({"observation.images.front": np.zeros((3, 32, 40), np.uint8)}), r"'front' must have shape \(H, W, 3\)"),
+        (lambda s: s.update({"observation.images.front": np.zeros((3, 32, 40), np.uint8)}),
+         r"'front' must have shape \(H, W, 3\)"),
         (lambda s: s["observation.state"].__setitem__(2, np.nan), r"state has a non-finite value nan at index \(2,\)"),
         (lambda s: s.update({"observation.state": np.zeros(S + 1)}), "state must have 8 dims, got 9"),
         (lambda s: s["action"].__setitem__((1, 2), np.inf), r"actions has a non-finite value inf at index \(1, 2\)"),

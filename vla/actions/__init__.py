@@ -30,7 +30,8 @@ def load_action_tokenizer(directory: str | Path) -> ActionTokenizer:
     """Load the action tokenizer saved in `directory`, whichever registered kind its config names."""
     name = read_config(directory).get("name")
     if name not in ALL_ACTION_TOKENIZERS:
-        raise ValueError(f"{directory} holds an unknown action tokenizer {name!r}; known: {sorted(ALL_ACTION_TOKENIZERS)}")
+        known = sorted(ALL_ACTION_TOKENIZERS)
+        raise ValueError(f"{directory} holds an unknown action tokenizer {name!r}; known: {known}")
     return ALL_ACTION_TOKENIZERS[name].load(directory)
 
 

@@ -81,8 +81,8 @@ def check_chunk(actions: np.ndarray, horizon: int, action_dim: int) -> np.ndarra
     if arr.shape != (horizon, action_dim):
         raise ValueError(f"action chunk must have shape (horizon, action_dim)={(horizon, action_dim)}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"action chunk has a non-finite value {arr[tuple(bad)]} at (t, dim)={tuple(int(i) for i in bad)}")
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"action chunk has a non-finite value {arr[bad]} at (t, dim)={bad}")
     return np.clip(arr, -1.0, 1.0)
 
 

@@ -184,7 +184,9 @@ class FastActionTokenizer:
             raise ValueError(f"the BPE has {size} tokens, more than bpe_vocab_size={self.bpe_vocab_size}")
         missing = [i for i in range(self.alphabet_size) if bpe.token_to_id(chr(CHAR_BASE + i)) is None]
         if missing:
-            raise ValueError(f"the BPE lacks {len(missing)} alphabet symbols (e.g. code {missing[0]}); it cannot encode every chunk")
+            raise ValueError(
+                f"the BPE lacks {len(missing)} alphabet symbols (e.g. code {missing[0]}); it cannot encode every chunk"
+            )
         return bpe
 
     def _require_bpe(self):
