@@ -15,6 +15,7 @@ EXTRAS: dict[str, str] = {
     "peft": "vla",
     "mujoco": "sim",
     "gymnasium": "sim",
+    "scipy": "vla",
     "metaworld": "sim",
     "rosbags": "data",
     "foxglove": "data",
