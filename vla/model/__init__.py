@@ -10,9 +10,10 @@ Importing this package imports torch (the config alone is in `vla.model.config`,
 """
 
 from vla.model.batch import Collator
-from vla.model.config import LMConfig, ProjectorConfig, VisionConfig, VLAConfig
-from vla.model.tokens import build_action_tokenizer_for
+from vla.model.config import LMConfig, ProjectorConfig, VisionConfig, VLAConfig, load_model_config
+from vla.model.tokens import build_action_tokenizer_for, load_text_tokenizer_for
 from vla.model.vla import VLA, Output
 
 __all__ = ["Collator", "LMConfig", "Output", "ProjectorConfig", "VLA", "VLAConfig", "VisionConfig",
-           "build_action_tokenizer_for"]
+           "build_action_tokenizer_for", "load_model_config",
+           "load_text_tokenizer_for"]

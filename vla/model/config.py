@@ -173,3 +173,28 @@ class VLAConfig:
         from vla.model.fake import fake_batch
 
         return fake_batch(self, batch_size, seed, vocab_size, action_tokenizer)
+
+
+def model_config_names() -> list[str]:
+    """Names of the model configs shipped in `conf/model/` (the `vla_conf.model` package)."""
+    from importlib.resources import files
+
+    return sorted(p.name[:-5] for p in files("vla_conf").joinpath("model").iterdir() if p.name.endswith(".yaml"))
+
+
+def load_model_config(name: str, **overrides: Any) -> VLAConfig:
+    """`conf/model/<name>.yaml` as a validated VLAConfig, with top-level fields replaced by `overrides`.
+
+    For scripts and tests; Hydra apps compose `model=<name>` and call `vla.config.to_dataclass` instead.
+    """
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    from vla.config import to_dataclass
+
+    path = files("vla_conf").joinpath("model", f"{name}.yaml")
+    if not path.is_file():
+        raise FileNotFoundError(f"no model config {name!r} in conf/model/; known: {model_config_names()}")
+    cfg = OmegaConf.merge(OmegaConf.create(path.read_text()), OmegaConf.create(overrides))
+    return to_dataclass(cfg, VLAConfig)

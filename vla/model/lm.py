@@ -16,7 +16,7 @@ from torch import nn
 from vla.model.config import LMConfig
 
 # Keys of a loaded config that describe where it came from, not the network; dropped from config.json.
-_PROVENANCE_KEYS = ("_name_or_path", "transformers_version", "architectures", "quantization_config",
+_PROVENANCE_KEYS = ("_name_or_path", "_model_name_or_path", "transformers_version", "architectures", "quantization_config",
                     "dtype", "torch_dtype", "_commit_hash", "_attn_implementation_autoset")
 
 

@@ -43,3 +43,19 @@ def eos_for(cfg: VLAConfig, action_tokenizer: Any, lm_config: Any) -> int | None
         raise ValueError(f"the variable-length action tokenizer {cfg.action_tokenizer!r} needs an end id: "
                          f"set action_eos_id (the LM config has no eos_token_id)")
     return int(eos)
+
+
+def load_text_tokenizer_for(cfg: VLAConfig) -> Any:
+    """The text tokenizer `cfg.text_tokenizer` names: "tiny" (shipped), "lm" (the pretrained LM's own,
+    from its folder or GGUF file) or a local tokenizer directory."""
+    from vla.model.config import LM_TOKENIZER, TINY_TOKENIZER
+    from vla.text_tokenizer import TINY_TOKENIZER_DIR, load_text_tokenizer
+
+    if cfg.text_tokenizer == TINY_TOKENIZER:
+        return load_text_tokenizer(TINY_TOKENIZER_DIR)
+    if cfg.text_tokenizer == LM_TOKENIZER:
+        folder = cfg.lm.weights_dir()
+        if folder is None:
+            raise ValueError("text_tokenizer='lm' needs a pretrained LM (lm.pretrained_path or lm.pretrained_package)")
+        return load_text_tokenizer(folder, gguf_file=cfg.lm.gguf_file)
+    return load_text_tokenizer(cfg.text_tokenizer)

@@ -183,16 +183,17 @@ class VLA(nn.Module):
             return decode_parallel(self, batch)
         return decode_autoregressive(self, batch)
 
+    def strip_eos(self, row: np.ndarray) -> np.ndarray:
+        """One row of decoded ids (La,) cut before its first end id (variable-length tokenizers only)."""
+        if self.eos_id is None:
+            return row
+        ends = np.flatnonzero(row == self.eos_id)
+        return row[: ends[0]] if ends.size else row
+
     def ids_to_actions(self, ids: torch.Tensor) -> np.ndarray:
         """Action ids (B, La) -> normalized actions float32 (B, H, A); malformed ids raise ActionDecodeError."""
-        rows = ids.cpu().numpy()
-        out = []
-        for row in rows:
-            if self.eos_id is not None:
-                ends = np.flatnonzero(row == self.eos_id)
-                row = row[: ends[0]] if ends.size else row
-            out.append(self.action_tokenizer.decode(row))
-        return np.stack(out).astype(np.float32)  # (B, H, A)
+        rows = [self.action_tokenizer.decode(self.strip_eos(row)) for row in ids.cpu().numpy()]
+        return np.stack(rows).astype(np.float32)  # (B, H, A)
 
     def predict_actions(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
         """Normalized action chunks float32 (B, H, A) in [-1, 1]; unnormalize them with the checkpoint's stats."""
