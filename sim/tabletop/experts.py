@@ -1,0 +1,307 @@
+"""Scripted experts for the tabletop, built from reusable primitives that read privileged state.
+
+A primitive (`Touch`, `Pick`, `Place`, `Push`) is a short sequence of phases; each phase servoes the TCP
+towards a waypoint computed afresh every step from the objects' current poses (so it works from wherever
+the previous primitive left the arm, holding something or not) and ends when the waypoint is reached, a
+contact happens, or its step budget runs out. `PrimitivePolicy` chains primitives behind the Policy
+protocol and says `done` when they have all finished, which the SayCan skill executor uses to stop a skill.
+`make_expert(env)` returns the full scripted expert for the env's task (a plan re-made at every reset).
+
+All actions are in the default `ee_delta` control mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from sim.tabletop import predicates
+from sim.tabletop.ik import quat_error, rotvec_to_quat
+from sim.tabletop.scene import BLOCK_HALF
+
+TRAVEL_Z = 0.14  # TCP height for moving between objects (m)
+FAST, SLOW = 0.035, 0.018  # expert step sizes (m per control step)
+OPEN, CLOSED = 1.0, -1.0
+PUSH_Z = 0.02  # TCP height while pushing: the finger pads clear the table by ~8 mm
+PHASE_BUDGET = 40  # control steps before a phase gives up and the next one starts
+
+# A phase returns (action (7,), finished?) given the env and the primitive's memory dict.
+Phase = Callable[[Any, dict], tuple[np.ndarray, bool]]
+
+
+def _base(env):
+    return getattr(env, "unwrapped", env)
+
+
+def grasp_yaw(yaw: float) -> float:
+    """A cube looks the same every quarter turn: the equivalent yaw in [-pi/4, pi/4]."""
+    return float((yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4)
+
+
+def servo(env, target: np.ndarray, gripper: float, yaw: float = 0.0, step: float = FAST,
+          tol: float = 0.008) -> tuple[np.ndarray, bool]:
+    """Action (7,) moving the TCP towards `target` (gripper pointing down, turned by `yaw`), and whether
+    the TCP is already within `tol` of it (and the yaw within 0.05 rad)."""
+    pos, quat = _base(env).physics.ee_pose()
+    err = np.asarray(target, dtype=np.float64) - pos
+    dist = float(np.linalg.norm(err))
+    dpos = err if dist <= step else err * (step / dist)
+    rot = quat_error(rotvec_to_quat(np.array([0.0, 0.0, yaw])), quat)  # (3,)
+    rot_norm = float(np.linalg.norm(rot))
+    if rot_norm > 0.25:
+        rot *= 0.25 / rot_norm
+    action = np.concatenate([dpos, rot, [gripper]]).astype(np.float32)
+    return action, dist <= tol and rot_norm <= 0.05
+
+
+def _hold(env, gripper: float) -> np.ndarray:
+    """Stay where the TCP is, with the gripper command."""
+    return np.array([0, 0, 0, 0, 0, 0, gripper], dtype=np.float32)
+
+
+class Primitive:
+    """Base class: a list of phases run in order; `act(env)` returns the next action or None when done."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._phase = 0
+        self._steps = 0
+        self.memory: dict = {}
+
+    @property
+    def done(self) -> bool:
+        return self._phase >= len(self.phases())
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def act(self, env) -> np.ndarray | None:
+        """The action for this control step, or None when every phase has finished."""
+        phases = self.phases()
+        while self._phase < len(phases):
+            action, finished = phases[self._phase](env, self.memory)
+            self._steps += 1
+            if not finished and self._steps <= PHASE_BUDGET:
+                return action
+            self._phase += 1
+            self._steps = 0
+        return None
+
+    def _rise(self, gripper: float, goal_xy: Callable[[Any], np.ndarray]) -> Phase:
+        """Go straight up to travel height unless already there or already above the goal."""
+        def phase(env, mem):
+            pos = _base(env).ee_position()
+            if pos[2] >= TRAVEL_Z - 0.02 or np.linalg.norm(pos[:2] - goal_xy(env)[:2]) < 0.02:
+                return _hold(env, gripper), True
+            return servo(env, np.array([pos[0], pos[1], TRAVEL_Z]), gripper, mem.get("yaw", 0.0), tol=0.02)
+        return phase
+
+    @staticmethod
+    def _wait(gripper: float, n: int) -> Phase:
+        def phase(env, mem):
+            mem["wait"] = mem.get("wait", 0) + 1
+            finished = mem["wait"] > n
+            if finished:
+                mem["wait"] = 0
+            return _hold(env, gripper), finished
+        return phase
+
+
+class Pick(Primitive):
+    """Open above block `obj`, descend, close on it, lift it to travel height."""
+
+    def __init__(self, obj: str):
+        self.obj = obj
+        super().__init__()
+
+    def phases(self) -> list[Phase]:
+        pos = lambda env: _base(env).object_position(self.obj)  # noqa: E731
+        yaw = lambda env: grasp_yaw(_base(env).object_yaw(self.obj))  # noqa: E731
+
+        def above(env, mem):
+            p = pos(env)
+            mem["yaw"] = yaw(env)
+            return servo(env, np.array([p[0], p[1], TRAVEL_Z]), OPEN, mem["yaw"], tol=0.012)
+
+        def descend(env, mem):
+            p = pos(env)
+            near = np.linalg.norm(_base(env).ee_position()[:2] - p[:2]) < 0.01
+            target = np.array([p[0], p[1], p[2] + 0.003 if near else TRAVEL_Z - 0.05])
+            return servo(env, target, OPEN, yaw(env), step=FAST)
+
+        def lift(env, mem):
+            e = _base(env).ee_position()
+            return servo(env, np.array([e[0], e[1], TRAVEL_Z]), CLOSED, mem.get("yaw", 0.0), tol=0.02)
+
+        return [self._rise(OPEN, pos), above, descend, self._wait(CLOSED, 4), lift]
+
+
+class Place(Primitive):
+    """Carry whatever is held above `target` (a bowl, or a block to stack on), lower it, release, retreat.
+
+    `offset` (m, xy) shifts the drop point from the target's center (to put several blocks in one bowl)."""
+
+    def __init__(self, target: str, offset: tuple[float, float] = (0.0, 0.0)):
+        self.target = target
+        self.offset = np.array(offset, dtype=np.float64)
+        super().__init__()
+
+    def _goal(self, env) -> np.ndarray:
+        """Where the TCP must be to put the held block's center at the drop point (3,)."""
+        base = _base(env)
+        t = base.object_position(self.target)
+        on_block = self.target.endswith("block")
+        surface = t[2] + BLOCK_HALF if on_block else t[2] + 0.004
+        goal = np.array([t[0] + self.offset[0], t[1] + self.offset[1], surface + BLOCK_HALF + 0.008])
+        held = base.held_object()
+        if held is not None:  # the block sits somewhere between the fingers: correct for where
+            goal += base.ee_position() - base.object_position(held)
+        return goal
+
+    def phases(self) -> list[Phase]:
+        def yaw(env):
+            base = _base(env)
+            return grasp_yaw(base.object_yaw(self.target)) if self.target.endswith("block") else 0.0
+
+        def over(env, mem):
+            g = self._goal(env)
+            mem["yaw"] = yaw(env)
+            return servo(env, np.array([g[0], g[1], TRAVEL_Z]), CLOSED, mem["yaw"], tol=0.01)
+
+        def lower(env, mem):
+            return servo(env, self._goal(env), CLOSED, yaw(env), step=SLOW, tol=0.006)
+
+        def retreat(env, mem):
+            e = _base(env).ee_position()
+            return servo(env, np.array([e[0], e[1], TRAVEL_Z]), OPEN, mem.get("yaw", 0.0), tol=0.02)
+
+        return [self._rise(CLOSED, self._goal), over, lower, self._wait(OPEN, 3), retreat]
+
+
+class Touch(Primitive):
+    """Close the gripper, come down onto object `obj` until the fingers touch it, then back off."""
+
+    def __init__(self, obj: str):
+        self.obj = obj
+        super().__init__()
+
+    def phases(self) -> list[Phase]:
+        pos = lambda env: _base(env).object_position(self.obj)  # noqa: E731
+
+        def above(env, mem):
+            p = pos(env)
+            return servo(env, np.array([p[0], p[1], p[2] + 0.08]), CLOSED, tol=0.015)
+
+        def descend(env, mem):
+            p = pos(env)
+            top = p[2] + (BLOCK_HALF if self.obj.endswith("block") else 0.004)
+            action, reached = servo(env, np.array([p[0], p[1], top + 0.004]), CLOSED, step=SLOW)
+            return action, reached or predicates.is_touching(env, self.obj)
+
+        def back_off(env, mem):
+            p = pos(env)
+            return servo(env, np.array([p[0], p[1], p[2] + 0.08]), CLOSED, tol=0.015)
+
+        return [self._rise(CLOSED, pos), above, descend, self._wait(CLOSED, 1), back_off]
+
+
+class Push(Primitive):
+    """Push block `obj` by `distance` (m) along the world-frame xy unit vector `direction`."""
+
+    def __init__(self, obj: str, direction: tuple[float, float], distance: float = 0.1):
+        self.obj = obj
+        d = np.asarray(direction, dtype=np.float64)
+        if d.shape != (2,) or not np.isfinite(d).all() or np.linalg.norm(d) < 1e-6:
+            raise ValueError(f"Push direction must be a nonzero xy vector, got {direction}")
+        self.direction = d / np.linalg.norm(d)
+        self.distance = float(distance)
+        super().__init__()
+
+    def phases(self) -> list[Phase]:
+        back = BLOCK_HALF * np.sqrt(2) + 0.03  # clear of the block's corners whatever its yaw
+
+        def pre(env):
+            p = _base(env).object_position(self.obj)
+            return np.array([*(p[:2] - self.direction * back), 0.0])
+
+        def over(env, mem):
+            g = pre(env)
+            mem["start"] = _base(env).object_position(self.obj)[:2].copy()
+            return servo(env, np.array([g[0], g[1], 0.08]), CLOSED, tol=0.012)
+
+        def descend(env, mem):
+            g = pre(env)
+            return servo(env, np.array([g[0], g[1], PUSH_Z]), CLOSED, step=SLOW, tol=0.008)
+
+        def push(env, mem):
+            end = mem["start"] + self.direction * (self.distance - BLOCK_HALF - 0.012)
+            return servo(env, np.array([end[0], end[1], PUSH_Z]), CLOSED, step=SLOW, tol=0.01)
+
+        def retreat(env, mem):
+            e = _base(env).ee_position()
+            return servo(env, np.array([e[0], e[1], 0.1]), CLOSED, tol=0.02)
+
+        return [self._rise(CLOSED, pre), over, descend, push, retreat]
+
+
+class PrimitivePolicy:
+    """Runs `primitives` in order behind the Policy protocol; `done` turns True when all have finished.
+
+    `predict_action_chunk` returns a (1, 7) chunk (closed loop); once done it holds still."""
+
+    def __init__(self, env, primitives: list[Primitive]):
+        self.env = env
+        self.primitives = list(primitives)
+        self._i = 0
+        self._last_gripper = OPEN
+
+    def reset(self, instruction: str = "") -> None:
+        for p in self.primitives:
+            p.reset()
+        self._i = 0
+
+    @property
+    def done(self) -> bool:
+        return self._i >= len(self.primitives)
+
+    def predict_action_chunk(self, obs: dict) -> np.ndarray:
+        while self._i < len(self.primitives):
+            action = self.primitives[self._i].act(self.env)
+            if action is not None:
+                self._last_gripper = float(action[6])
+                return action[None]  # (1, 7)
+            self._i += 1
+        return _hold(self.env, self._last_gripper)[None]  # (1, 7)
+
+
+class TaskExpert(PrimitivePolicy):
+    """The scripted expert for the env's task: at each reset it asks the task for a fresh plan."""
+
+    def __init__(self, env):
+        super().__init__(env, [])
+        self._planned = False
+
+    def reset(self, instruction: str = "") -> None:
+        self.primitives, self._i, self._planned = [], 0, False
+
+    @property
+    def done(self) -> bool:
+        return self._planned and self._i >= len(self.primitives)
+
+    def predict_action_chunk(self, obs: dict) -> np.ndarray:
+        if not self._planned:  # plan lazily: the env has been reset by the time it is first queried
+            base = _base(self.env)
+            self.primitives = base.task.plan(base)
+            self._planned = True
+        return super().predict_action_chunk(obs)
+
+
+def make_expert(env) -> TaskExpert:
+    """The scripted expert Policy for `env`'s task (ee_delta control only)."""
+    base = _base(env)
+    if base.config.control_mode != "ee_delta":
+        raise ValueError(f"scripted experts act in control_mode='ee_delta', this env uses {base.config.control_mode!r}")
+    return TaskExpert(env)
