@@ -34,14 +34,17 @@ def fake_samples(cfg: VLAConfig, batch_size: int, seed: int, action_tokenizer: A
 def fake_batch(cfg: VLAConfig, batch_size: int = 2, seed: int = 0, vocab_size: int | None = None,
                action_tokenizer: Any = None) -> dict[str, Any]:
     """A collated fake batch; the action tokenizer defaults to the config's at the end of the LM vocabulary."""
-    from vla.model.lm import lm_vocab_size
-    from vla.model.tokens import build_action_tokenizer_for
+    from vla.model.lm import lm_text_config, lm_vocab_size
+    from vla.model.tokens import build_action_tokenizer_for, eos_for
 
     if action_tokenizer is None:
         vocab = vocab_size if vocab_size is not None else lm_vocab_size(cfg.lm, cfg.trust_remote_code)
         action_tokenizer = build_action_tokenizer_for(cfg, vocab)
-    if action_tokenizer.num_tokens is None:
-        raise ValueError(f"fake_batch cannot encode with a variable-length tokenizer it did not fit "
-                         f"({cfg.action_tokenizer!r}); pass a fitted action_tokenizer")
-    collate = Collator(tuple(cfg.cameras), cfg.image_size, cfg.state_dim)
+    if not getattr(action_tokenizer, "fitted", True):
+        raise ValueError(f"fake_batch cannot encode with an unfitted {cfg.action_tokenizer!r} tokenizer; "
+                         f"pass a fitted action_tokenizer")
+    eos = None
+    if action_tokenizer.num_tokens is None:  # the same end id the model appends (vla.model.tokens.eos_for)
+        eos = eos_for(cfg, action_tokenizer, lm_text_config(cfg.lm, cfg.trust_remote_code))
+    collate = Collator(tuple(cfg.cameras), cfg.image_size, cfg.state_dim, eos_id=eos)
     return collate(fake_samples(cfg, batch_size, seed, action_tokenizer))

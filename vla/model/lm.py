@@ -43,21 +43,25 @@ def build_lm(cfg: LMConfig, trust_remote_code: bool = False) -> nn.Module:
     return AutoModelForCausalLM.from_config(config, **common)
 
 
-def lm_vocab_size(cfg: LMConfig, trust_remote_code: bool = False) -> int:
-    """The LM's vocabulary size without building it (reads only the config / GGUF header when pretrained)."""
-    weights = cfg.weights_dir()
-    if weights is None:
-        if "vocab_size" not in cfg.config:
-            from transformers import AutoConfig
-
-            fields = dict(cfg.config)
-            return int(AutoConfig.for_model(fields.pop("model_type"), **fields).vocab_size)
-        return int(cfg.config["vocab_size"])
+def lm_text_config(cfg: LMConfig, trust_remote_code: bool = False) -> Any:
+    """The LM's transformers (text) config without building the model (reads only config.json or the
+    GGUF header when pretrained)."""
     from transformers import AutoConfig
 
+    weights = cfg.weights_dir()
+    if weights is None:
+        fields = dict(cfg.config)
+        return AutoConfig.for_model(fields.pop("model_type"), **fields).get_text_config()
     extra = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
     config = AutoConfig.from_pretrained(str(weights), local_files_only=True, trust_remote_code=trust_remote_code, **extra)
-    return int(getattr(config, "vocab_size", None) or config.get_text_config().vocab_size)
+    return config.get_text_config()
+
+
+def lm_vocab_size(cfg: LMConfig, trust_remote_code: bool = False) -> int:
+    """The LM's vocabulary size without building it."""
+    if cfg.weights_dir() is None and "vocab_size" in cfg.config:
+        return int(cfg.config["vocab_size"])
+    return int(lm_text_config(cfg, trust_remote_code).vocab_size)
 
 
 def embedding_scale(lm: nn.Module) -> float:
