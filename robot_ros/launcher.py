@@ -89,9 +89,19 @@ def commands(g: Graph, overrides: dict[str, str], workdir: Path) -> list[Process
     return out
 
 
-def start(processes: list[Process], env: dict[str, str] | None = None) -> list[subprocess.Popen]:
-    """Start each process (own process group, so a stop reaches the node and nothing else)."""
-    return [subprocess.Popen(p.argv, env=env, start_new_session=True) for p in processes]
+def start(processes: list[Process], env: dict[str, str] | None = None,
+          log_dir: Path | None = None) -> list[subprocess.Popen]:
+    """Start each process in its own session; with `log_dir`, its output goes to `<log_dir>/<name>.log`."""
+    popens = []
+    for p in processes:
+        out = open(log_dir / f"{p.name}.log", "wb") if log_dir is not None else None
+        try:
+            popens.append(subprocess.Popen(p.argv, env=env, start_new_session=True, stdout=out,
+                                           stderr=subprocess.STDOUT if out else None))
+        finally:
+            if out is not None:
+                out.close()  # the child holds its own descriptor
+    return popens
 
 
 def stop(popens: list[subprocess.Popen], grace_s: float = 5.0) -> list[int]:
