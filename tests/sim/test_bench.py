@@ -127,3 +127,16 @@ def test_bad_names_list_the_valid_ones(tmp_path):
         run(small(tmp_path, "y", cameras=["front-ish"], episodes=1, tasks=TASKS[:1]), echo=None)
     with pytest.raises(ValueError, match="bench.episodes"):
         BenchConfig(episodes=0)
+
+
+def test_tabletop_and_metaworld_in_one_run(tmp_path):
+    pytest.importorskip("sim.tabletop.family")
+    tasks = ["tabletop/touch", "tabletop/pick", "metaworld/reach-v3"]
+    results = run(small(tmp_path, "mixed", tasks=tasks, episodes=2, videos_per_task=1), echo=None)
+    assert list(results["tasks"]) == tasks
+    assert all(t["successes"] == 2 and t["errors"] == 0 for t in results["tasks"].values())
+    rec = RunDir(tmp_path / "mixed").load_record("tabletop/pick", 0)
+    video = read_mp4(tmp_path / "mixed" / rec["video"])
+    assert video.shape[1:] == (24, 48, 3)  # the tabletop's two cameras side by side
+    with pytest.raises(KeyError, match="put_all_in_bowl"):
+        run(small(tmp_path, "z", tasks=["tabletop/nope"]), echo=None)
