@@ -1,0 +1,119 @@
+"""Training throughput of the tiny VLA on one CPU thread: samples/s with bf16 autocast and in fp32, peak RSS.
+
+    python -m benchmarks.train_speed                 # both precisions, batch 8, 20 timed steps each
+    python -m benchmarks.train_speed --steps 40 --batch-size 16
+
+Each precision runs in its own process (so peak RSS is that precision's alone) through the real loop
+(`vla.train.loop.Trainer.train_step`: Accelerate, AdamW, clipping, warmup/cosine) on fake samples with the
+tiny config's shapes (conf/model/tiny.yaml, `vla.model.fake.fake_samples`); the first `--warmup` steps are
+not timed. Prints a table and writes benchmarks/results/train_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vla.io import atomic_write_json
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_BF16 = 40.0  # samples/s, tiny config, 1 thread
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per precision")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--model", default="tiny", help="conf/model/<name>.yaml")
+    parser.add_argument("--one", choices=("bf16", "fp32"), help=argparse.SUPPRESS)  # child process mode
+    return parser.parse_args(argv)
+
+
+def measure(precision: str, args: argparse.Namespace) -> dict:
+    """Train `args.steps` timed steps in this process; returns samples/s, step time and peak RSS."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from vla.config import to_dataclass
+    from vla.model import VLA, VLAConfig
+    from vla.model.fake import fake_samples
+    from vla.train.config import TrainConfig
+    from vla.train.loop import Components, Trainer, make_accelerator
+
+    torch.set_num_threads(1)
+    conf = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{args.model}.yaml"
+    model_cfg = to_dataclass(OmegaConf.load(conf), VLAConfig)
+    torch.manual_seed(0)
+    model = VLA.from_config(model_cfg)
+    samples = fake_samples(model_cfg, 4 * args.batch_size, 0, model.action_tokenizer)
+    with tempfile.TemporaryDirectory() as out:
+        cfg = to_dataclass({"output_dir": out, "batch_size": args.batch_size, "bf16": precision == "bf16",
+                            "steps": args.warmup + args.steps, "progress": False}, TrainConfig)
+        parts = Components(model=model, collate=model.collator(), train_set=samples, eval_set=None,
+                           save_model=lambda m, d: None)
+        trainer = Trainer(cfg, parts, make_accelerator(cfg))
+        batches = trainer.batches()
+        for _ in range(args.warmup):
+            trainer.train_step(batches)
+        start = time.perf_counter()
+        losses = [trainer.train_step(batches)[0] for _ in range(args.steps)]
+        seconds = time.perf_counter() - start
+    return {
+        "precision": precision,
+        "samples_per_s": args.steps * args.batch_size / seconds,
+        "step_ms": 1000 * seconds / args.steps,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "final_loss": losses[-1],
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+    }
+
+
+def _child(precision: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--one", precision, "--steps", str(args.steps),
+           "--warmup", str(args.warmup), "--batch-size", str(args.batch_size), "--model", args.model]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{precision} run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Measure both precisions (each in a child process), print a table, write the JSON; returns it."""
+    args = _parse(argv)
+    if args.one:
+        row = measure(args.one, args)
+        print(json.dumps(row))
+        return row
+    rows = [_child(p, args) for p in ("bf16", "fp32")]
+    print(f"{'precision':<10}{'samples/s':>11}{'step ms':>10}{'peak RSS MiB':>14}{'loss':>9}")
+    for r in rows:
+        print(f"{r['precision']:<10}{r['samples_per_s']:>11.1f}{r['step_ms']:>10.1f}{r['peak_rss_mib']:>14.0f}"
+              f"{r['final_loss']:>9.3f}")
+    bf16 = rows[0]["samples_per_s"]
+    result = {
+        "model": args.model, "batch_size": args.batch_size, "timed_steps": args.steps, "threads": 1,
+        "runs": rows,
+        "summary": [
+            {"metric": "train samples/s (bf16 autocast)", "value": round(bf16, 1), "unit": "samples/s",
+             "target": f">= {TARGET_BF16:g}", "ok": bf16 >= TARGET_BF16},
+            {"metric": "train samples/s (fp32)", "value": round(rows[1]["samples_per_s"], 1), "unit": "samples/s",
+             "target": "", "ok": ""},
+            {"metric": "peak RSS (bf16)", "value": round(rows[0]["peak_rss_mib"]), "unit": "MiB", "target": "", "ok": ""},
+            {"metric": "peak RSS (fp32)", "value": round(rows[1]["peak_rss_mib"]), "unit": "MiB", "target": "", "ok": ""},
+        ],
+    }
+    atomic_write_json(RESULTS / "train_speed.json", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
