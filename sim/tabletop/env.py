@@ -46,7 +46,7 @@ class TabletopConfig:
     """Settings of one env; validated on construction."""
 
     task: str = "pick"
-    cameras: tuple[str, ...] = CAMERAS
+    cameras: tuple[str, ...] = CAMERAS  # () renders nothing: obs["images"] is {} (fast physics-only runs)
     image_size: int | tuple[int, int] = 128
     control_mode: str = "ee_delta"
     max_episode_steps: int | None = None  # None: the task's default
@@ -165,7 +165,7 @@ class TabletopEnv(gym.Env):
         """The front camera (or the first configured one) at the configured size, for rgb_array mode."""
         if self.render_mode != "rgb_array":
             raise ValueError(f"render() needs render_mode='rgb_array', this env has {self.render_mode!r}")
-        cam = "front" if "front" in self.config.cameras else self.config.cameras[0]
+        cam = self.config.cameras[0] if self.config.cameras and "front" not in self.config.cameras else "front"
         return self._renderer.render(self.physics.data, cam, *self.config.image_size)
 
     def close(self):

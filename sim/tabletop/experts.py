@@ -23,8 +23,10 @@ from sim.tabletop.scene import BLOCK_HALF
 TRAVEL_Z = 0.14  # TCP height for moving between objects (m)
 FAST, SLOW = 0.035, 0.018  # expert step sizes (m per control step)
 OPEN, CLOSED = 1.0, -1.0
+RELEASE = 0.3  # opens to ~5 cm: lets go of a 4 cm block without sweeping into its neighbours
 PUSH_Z = 0.02  # TCP height while pushing: the finger pads clear the table by ~8 mm
-PHASE_BUDGET = 40  # control steps before a phase gives up and the next one starts
+PHASE_BUDGET = 40
+MAX_RETRIES = 2  # Pick tries again this often when it finds its hand empty after lifting  # control steps before a phase gives up and the next one starts
 
 # A phase returns (action (7,), finished?) given the env and the primitive's memory dict.
 Phase = Callable[[Any, dict], tuple[np.ndarray, bool]]
@@ -128,15 +130,24 @@ class Pick(Primitive):
 
         def descend(env, mem):
             p = pos(env)
-            near = np.linalg.norm(_base(env).ee_position()[:2] - p[:2]) < 0.01
-            target = np.array([p[0], p[1], p[2] + 0.003 if near else TRAVEL_Z - 0.05])
+            e = _base(env).ee_position()
+            near = np.linalg.norm(e[:2] - p[:2]) < 0.015
+            target = np.array([p[0], p[1], p[2] + 0.003 if near else e[2]])  # off-centre: re-centre first
             return servo(env, target, OPEN, yaw(env), step=FAST)
 
         def lift(env, mem):
             e = _base(env).ee_position()
+            if e[2] > pos(env)[2] + 0.04 and not predicates.is_held(env, self.obj) and self.retries < MAX_RETRIES:
+                self.retries += 1  # the grasp missed: open and go again from above the block
+                self._phase, self._steps = 1, -1
+                return servo(env, np.array([e[0], e[1], TRAVEL_Z]), OPEN, mem.get("yaw", 0.0))[0], False
             return servo(env, np.array([e[0], e[1], TRAVEL_Z]), CLOSED, mem.get("yaw", 0.0), tol=0.02)
 
         return [self._rise(OPEN, pos), above, descend, self._wait(CLOSED, 4), lift]
+
+    def reset(self) -> None:
+        super().reset()
+        self.retries = 0
 
 
 class Place(Primitive):
@@ -176,9 +187,9 @@ class Place(Primitive):
 
         def retreat(env, mem):
             e = _base(env).ee_position()
-            return servo(env, np.array([e[0], e[1], TRAVEL_Z]), OPEN, mem.get("yaw", 0.0), tol=0.02)
+            return servo(env, np.array([e[0], e[1], TRAVEL_Z]), RELEASE, mem.get("yaw", 0.0), tol=0.02)
 
-        return [self._rise(CLOSED, self._goal), over, lower, self._wait(OPEN, 3), retreat]
+        return [self._rise(CLOSED, self._goal), over, lower, self._wait(RELEASE, 3), retreat]
 
 
 class Touch(Primitive):

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-TASKS: tuple[str, ...] = ("touch", "pick", "place", "push", "stack")
+TASKS: tuple[str, ...] = ("touch", "pick", "place", "push", "stack", "put_all_in_bowl", "stack_all", "sort_by_color")
 SUITES: dict[str, tuple[str, ...]] = {
     "basic": ("touch", "pick", "push"),
     "single": ("touch", "pick", "place", "push", "stack"),
+    "long": ("put_all_in_bowl", "stack_all", "sort_by_color"),
     "all": TASKS,
 }
 

@@ -49,7 +49,7 @@ class DiffIK:
     `iters` Gauss-Newton steps are taken per solve, each on a fresh forward kinematics of the scratch data.
     """
 
-    def __init__(self, model: mujoco.MjModel, home: np.ndarray, damping: float = 0.05, iters: int = 4,
+    def __init__(self, model: mujoco.MjModel, home: np.ndarray, damping: float = 0.05, iters: int = 3,
                  nullspace_gain: float = 0.2):
         if damping <= 0:
             raise ValueError(f"DiffIK damping must be > 0, got {damping}")
@@ -85,10 +85,11 @@ class DiffIK:
             mujoco.mj_comPos(self.model, self.data)
             mujoco.mj_jacSite(self.model, self.data, self._jacp, self._jacr, self.site)
             jac = np.vstack([self._jacp[:, self.vadr], self._jacr[:, self.vadr]])  # (6, 7)
-            jjt = jac @ jac.T + (self.damping ** 2) * eye  # (6, 6)
-            dq = jac.T @ np.linalg.solve(jjt, err)  # (7,)
-            # Exact null-space projector (undamped pseudo-inverse): the posture bias must not move the TCP.
-            null = np.eye(7) - np.linalg.pinv(jac) @ jac  # (7, 7)
-            dq += null @ (self.nullspace_gain * (self.home - q))
+            jj = jac @ jac.T  # (6, 6)
+            dq = jac.T @ np.linalg.solve(jj + (self.damping ** 2) * eye, err)  # (7,)
+            # Null-space projector with a near-exact pseudo-inverse: the posture bias must not move the TCP
+            # (with the damped one it leaks, and a zero command would drift).
+            bias = self.nullspace_gain * (self.home - q)  # (7,)
+            dq += bias - jac.T @ np.linalg.solve(jj + 1e-8 * eye, jac @ bias)
             q = np.clip(q + dq, self._low, self._high)
         return q

@@ -126,7 +126,8 @@ def test_time_limit_truncates():
         env.close()
 
 
-def test_physics_blowup_ends_episode(pick_env):
+def test_physics_blowup_ends_episode(pick_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MuJoCo logs the warning to MUJOCO_LOG.TXT in the working directory
     pick_env.reset()
     pick_env.physics.data.qvel[:] = 1e12
     _, _, terminated, _, info = pick_env.step(np.zeros(7))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sim.tabletop.tasks.base import Episode, Placement, Task
+from sim.tabletop.tasks.long import PutAllInBowlTask, SortByColorTask, StackAllTask
 from sim.tabletop.tasks.single import PickTask, PlaceTask, PushTask, StackTask, TouchTask
 
 ALL_TASKS: dict[str, type[Task]] = {
@@ -11,6 +12,9 @@ ALL_TASKS: dict[str, type[Task]] = {
     "place": PlaceTask,
     "push": PushTask,
     "stack": StackTask,
+    "put_all_in_bowl": PutAllInBowlTask,
+    "stack_all": StackAllTask,
+    "sort_by_color": SortByColorTask,
 }
 
 __all__ = ["ALL_TASKS", "Episode", "Placement", "Task"]
