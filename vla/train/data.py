@@ -35,17 +35,12 @@ def split_episodes(num_episodes: int, fraction: float, seed: int) -> tuple[list[
 
 def check_fits(meta: DatasetMeta, model_cfg: Any) -> None:
     """Raise ValueError listing every way the dataset at `meta.root` does not fit the model config
-    (cameras, image size, state and action dimensions), before any frame is decoded."""
+    (cameras, state and action dimensions), before any frame is decoded. Other image sizes are resized."""
     problems = []
     cams = meta.camera_names
     missing = [c for c in model_cfg.cameras if c not in cams]
     if missing:
         problems.append(f"cameras {missing} missing (dataset has {cams})")
-    size = model_cfg.image_size
-    for cam in model_cfg.cameras:
-        shape = meta.features.get(IMAGE_PREFIX + cam, {}).get("shape")
-        if shape is not None and list(shape[:2]) != [size, size]:
-            problems.append(f"camera {cam!r} is {shape[0]}x{shape[1]}, the model wants {size}x{size}")
     for key, want, name in ((STATE_KEY, model_cfg.state_dim, "state_dim"), (ACTION_KEY, model_cfg.action_dim, "action_dim")):
         shape = meta.features.get(key, {}).get("shape")
         if shape is None:
@@ -82,15 +77,17 @@ def action_chunks(columns: dict[str, np.ndarray], meta: DatasetMeta, episodes: S
 
 
 class TransformedFrames(torch.utils.data.Dataset):
-    """Frames of several datasets, in order, each passed through the input transforms.
+    """Frames of several datasets, in order, each resized to the model's image size and passed through the
+    input transforms.
 
     Takes already-opened `FrameDataset`s (constructors take loaded things); `steps` is the list from
     `vla.transforms.make_input_transforms`, the same one inference uses.
     """
 
-    def __init__(self, datasets: Sequence[Any], steps: Sequence[Any]) -> None:
+    def __init__(self, datasets: Sequence[Any], steps: Sequence[Any], image_size: int | None = None) -> None:
         self.datasets = list(datasets)
         self.steps = list(steps)
+        self.image_size = image_size  # frames of another size are resized to it first
         self._ends = np.cumsum([len(d) for d in self.datasets])
 
     def __len__(self) -> int:
@@ -101,7 +98,20 @@ class TransformedFrames(torch.utils.data.Dataset):
             raise IndexError(f"frame {i} out of range 0..{len(self) - 1}")
         which = int(np.searchsorted(self._ends, i, side="right"))
         local = i - (int(self._ends[which - 1]) if which else 0)
-        return apply(self.steps, self.datasets[which][local])
+        frame = self.datasets[which][local]
+        if self.image_size is not None:
+            frame = {**frame, "images": {c: resize_image(im, self.image_size) for c, im in frame["images"].items()}}
+        return apply(self.steps, frame)
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W, 3) at (size, size), bilinear (PIL), as `VLAPolicy` resizes camera frames at inference;
+    the image itself when it already has that size."""
+    if image.shape[:2] == (size, size):
+        return image
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
 
 
 @dataclass

@@ -128,8 +128,9 @@ def build_components(cfg: TrainConfig, accelerator: Any) -> Components:
     steps = make_input_transforms(cameras=model_cfg.cameras, normalizer=normalizer, text_tokenizer=text_tokenizer,
                                   action_tokenizer=action_tokenizer, state_dim=model_cfg.state_dim,
                                   image_shape=(model_cfg.image_size, model_cfg.image_size))
-    train_set = TransformedFrames(frame_datasets(split, False, model_cfg.horizon), steps)
-    eval_set = TransformedFrames(frame_datasets(split, True, model_cfg.horizon), steps) if split.has_heldout else None
+    size = model_cfg.image_size
+    train_set = TransformedFrames(frame_datasets(split, False, model_cfg.horizon), steps, size)
+    eval_set = TransformedFrames(frame_datasets(split, True, model_cfg.horizon), steps, size) if split.has_heldout else None
 
     def save_model(plain_model: torch.nn.Module, directory: Path) -> None:
         write_pretrained(directory, plain_model, normalizer, text_tokenizer, action_tokenizer)
