@@ -58,38 +58,56 @@ def decode_parallel(model: "VLA", batch: dict[str, torch.Tensor]) -> torch.Tenso
 def decode_autoregressive(model: "VLA", batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Greedy action ids (B, La) one token per step, reusing the keys/values of earlier columns.
 
-    The prefix is one pass under the causal 4-D mask; every later step feeds one token per row. With no
-    pad column in the batch the step mask is omitted (each query may see every key), the fast path.
-    Variable-length tokenizers stop once every row has emitted `model.eos_id`; finished rows repeat it.
+    The prefix is one HF pass under the causal 4-D mask that fills a KV cache; later steps feed one token
+    per row through `LlamaStepper` (Llama-layout LMs) or the HF decoder. With no pad column in the batch
+    the step mask is omitted (each query may see every key). Variable-length tokenizers stop once every
+    row has emitted `model.eos_id`; finished rows repeat it.
     """
     from transformers import DynamicCache
 
     decoder = model.lm.get_decoder()
     prefix, key_mask = model.embed_prefix(batch)  # (B, P, D), (B, P)
-    b = prefix.shape[0]
-    padded = not bool(key_mask.all())
-    cache = {cache_kwarg(decoder): DynamicCache(config=model.lm.config)}
+    b, la = prefix.shape[0], model.num_action_tokens
+    cache = DynamicCache(config=model.lm.config)
     hidden = decoder(inputs_embeds=prefix, attention_mask=attention_mask_4d(key_mask, 0, prefix.dtype),
-                     position_ids=position_ids(key_mask), use_cache=True, **cache).last_hidden_state
+                     position_ids=position_ids(key_mask), use_cache=True,
+                     **{cache_kwarg(decoder): cache}).last_hidden_state  # (B, P, D)
+    step = _stepper(model, cache, la, padded=not bool(key_mask.all()), dtype=prefix.dtype)
+    key_mask = torch.cat([key_mask, key_mask.new_ones(b, la)], dim=1)  # (B, P + La) keys as they will be
+    pos = position_ids(key_mask)[:, prefix.shape[1]:]  # (B, La) position of each action column
     token = action_head(model, hidden[:, -1])  # (B,)
-    pos = position_ids(key_mask)[:, -1:]  # (B, 1)
     tokens = [token]
     done = token == model.eos_id if model.eos_id is not None else torch.zeros_like(token, dtype=torch.bool)
     embed = model.lm.get_input_embeddings()
-    for _ in range(model.num_action_tokens - 1):
+    for i in range(la - 1):
         if bool(done.all()):
             break
-        pos = pos + 1
-        key_mask = torch.cat([key_mask, key_mask.new_ones(b, 1)], dim=1)  # (B, K)
-        mask = step_mask_4d(key_mask, prefix.dtype) if padded else None  # (B, 1, 1, K)
-        hidden = decoder(inputs_embeds=embed(token[:, None]).to(prefix.dtype), attention_mask=mask,
-                         position_ids=pos, use_cache=True, **cache).last_hidden_state  # (B, 1, D)
+        width = prefix.shape[1] + i + 1  # keys after this step
+        hidden = step(embed(token[:, None]).to(prefix.dtype), pos[:, i: i + 1], key_mask[:, :width])  # (B, 1, D)
         token = action_head(model, hidden[:, -1])  # (B,)
         if model.eos_id is not None:
             token = torch.where(done, torch.full_like(token, model.eos_id), token)
             done = done | (token == model.eos_id)
         tokens.append(token)
     return torch.stack(tokens, dim=1)  # (B, La)
+
+
+def _stepper(model: "VLA", cache: object, max_new: int, padded: bool, dtype: torch.dtype):
+    """`step(x (B, 1, D), pos (B, 1), key_mask (B, K)) -> hidden (B, 1, D)` continuing from `cache`."""
+    from vla.model.stepper import LlamaStepper, supports_stepper
+
+    if supports_stepper(model.lm) and model.cfg.lm.attn_implementation == "sdpa":
+        fast = LlamaStepper(model.lm, cache, max_new)
+        return lambda x, pos, key_mask: fast.step(x, pos, key_mask.bool() if padded else None)
+    decoder = model.lm.get_decoder()
+    kwarg = cache_kwarg(decoder)
+
+    def hf_step(x: torch.Tensor, pos: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        mask = step_mask_4d(key_mask, dtype) if padded else None  # (B, 1, 1, K)
+        return decoder(inputs_embeds=x, attention_mask=mask, position_ids=pos, use_cache=True,
+                       **{kwarg: cache}).last_hidden_state
+
+    return hf_step
 
 
 class _ActionOnly:
