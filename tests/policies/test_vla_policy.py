@@ -32,7 +32,7 @@ def checkpoint(tmp_path_factory):
     model = VLA.from_config(cfg)
     rng = np.random.default_rng(0)
     actions = rng.uniform(ACTION_LOW, ACTION_HIGH, size=(200, 7))
-    norm = Normalizer({"observation.state": NormStats.from_array(rng.normal(size=(200, 8))),
+    norm = Normalizer({"observation.state": NormStats.from_array(rng.normal(size=(200, 14))),
                        "action": NormStats.from_array(actions)})
     path = tmp_path_factory.mktemp("vla") / "ckpt"
     save_pretrained(model, path, norm, load_text_tokenizer_for(cfg))
@@ -47,7 +47,7 @@ def policy(checkpoint):
 def _obs(seed: int = 0, size: int = 32, instruction: str = "pick up the red block") -> dict:
     rng = np.random.default_rng(seed)
     return {"images": {cam: rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for cam in ("front", "wrist")},
-            "state": rng.normal(size=8).astype(np.float32), "instruction": instruction}
+            "state": rng.normal(size=14).astype(np.float32), "instruction": instruction}
 
 
 def test_predicts_a_chunk_in_env_units(policy):

@@ -14,7 +14,7 @@ from vla.model import VLA, load_text_tokenizer_for
 from vla.normalize import Normalizer, NormStats
 
 
-def _normalizer(state_dim: int = 8, action_dim: int = 7) -> Normalizer:
+def _normalizer(state_dim: int = 14, action_dim: int = 7) -> Normalizer:
     rng = np.random.default_rng(0)
     return Normalizer({"observation.state": NormStats.from_array(rng.normal(size=(50, state_dim))),
                        "action": NormStats.from_array(rng.normal(size=(50, action_dim)))})
