@@ -25,7 +25,8 @@ class BenchConfig:
 
     policy: str = "scripted"  # a name in policies.registry.ALL_POLICIES
     policy_kwargs: Dict[str, Any] = field(default_factory=dict)
-    tasks: List[str] = field(default_factory=lambda: ["metaworld/mt10"])  # suites and/or task ids
+    # suites and/or task ids; a single string is accepted too (tasks=metaworld/mt10 on the command line)
+    tasks: Any = field(default_factory=lambda: ["metaworld/mt10"])
     episodes: int = 10  # per task
     seed: int = 0  # base seed; episode seeds derive from (seed, task id, episode index)
     max_episode_steps: Optional[int] = None  # None: the env's default
@@ -47,6 +48,8 @@ class BenchConfig:
         if isinstance(self.tasks, str):
             self.tasks = [self.tasks]
         self.tasks = list(self.tasks)
+        if not all(isinstance(t, str) for t in self.tasks):
+            raise ValueError(f"bench.tasks must be suite names or task ids (strings), got {self.tasks!r}")
         if not self.tasks:
             raise ValueError("bench.tasks must name at least one suite or task id, got []")
         for name in ("episodes", "batch_envs"):

@@ -64,6 +64,7 @@ def run(cfg: BenchConfig, echo: Callable[[str], None] | None = print) -> dict[st
     task_ids = list(dict.fromkeys(resolve_tasks(cfg.tasks)))  # dedupe, keep order
     run_dir = RunDir(cfg.resolved_out_dir())
     run_dir.claim(cfg.episode_settings(), cfg.fingerprint())
+    run_dir.remove_stale_temps()
     jobs = plan_jobs(task_ids, cfg.episodes, cfg.seed, cfg.batch_envs)
     todo = [j for j in jobs if any(run_dir.load_record(j.task_id, i) is None for i in j.indices)]
     total = len(task_ids) * cfg.episodes

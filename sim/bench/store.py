@@ -75,6 +75,14 @@ class RunDir:
             return
         atomic_write_json(path, mine)
 
+    def remove_stale_temps(self) -> int:
+        """Delete temporary files that a killed run left behind (`vla.io` writes `.<name>.*.tmp` beside
+        each target); returns how many. Only call this when no other run writes to this directory."""
+        stale = [p for sub in ("episodes", "videos", "frames") for p in (self.root / sub).rglob(".*.tmp")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
     def load_record(self, task_id: str, index: int) -> dict[str, Any] | None:
         """The finished episode's record, or None if it has not finished."""
         path = self.episode_path(task_id, index)

@@ -54,15 +54,15 @@ def test_end_to_end_writes_results_videos_and_contact_sheet(tmp_path):
 
 
 def test_same_command_same_table_inline_or_in_worker_processes(tmp_path):
-    a = run(small(tmp_path, "a", policy="random", max_episode_steps=40, videos_per_task=0), echo=None)
-    b = run(small(tmp_path, "b", policy="random", max_episode_steps=40, videos_per_task=0, workers=2), echo=None)
+    a = run(small(tmp_path, "a", policy="random", max_episode_steps=15, videos_per_task=0), echo=None)
+    b = run(small(tmp_path, "b", policy="random", max_episode_steps=15, videos_per_task=0, workers=2), echo=None)
     assert format_table(a) == format_table(b)
     for task in TASKS:
         for i in range(2):
             ra, rb = RunDir(tmp_path / "a").load_record(task, i), RunDir(tmp_path / "b").load_record(task, i)
             ra.pop("wall_s"), rb.pop("wall_s")
             assert ra == rb
-    c = run(small(tmp_path, "c", policy="random", max_episode_steps=40, videos_per_task=0, seed=1), echo=None)
+    c = run(small(tmp_path, "c", policy="random", max_episode_steps=15, videos_per_task=0, seed=1), echo=None)
     assert c["episode_seeds"] != a["episode_seeds"]
 
 

@@ -140,15 +140,15 @@ def test_metaworld_lockstep_batch_equals_per_env(settings):
     pytest.importorskip("metaworld")
     from sim.registry import make_env
 
-    envs = [make_env("metaworld/push-v3", image_size=16, max_episode_steps=12) for _ in range(3)]
+    envs = [make_env("metaworld/push-v3", image_size=16, max_episode_steps=12) for _ in range(2)]
     try:
         shared = BatchedHoming()
-        batched = run_group(envs, None, shared, "metaworld/push-v3", (0, 1, 2), (5, 6, 7), settings, [None] * 3)
-        per_env = run_group(envs, [Homing() for _ in envs], None, "metaworld/push-v3", (0, 1, 2), (5, 6, 7),
-                            settings, [None] * 3)
+        batched = run_group(envs, None, shared, "metaworld/push-v3", (0, 1), (5, 6), settings, [None] * 2)
+        per_env = run_group(envs, [Homing() for _ in envs], None, "metaworld/push-v3", (0, 1), (5, 6),
+                            settings, [None] * 2)
     finally:
         for env in envs:
             env.close()
     assert _strip(batched) == _strip(per_env)
     assert all(r["steps"] == 12 and r["status"] == "ok" for r in batched)
-    assert shared.batches == [3] * (12 if settings["ensemble"] else 6)
+    assert shared.batches == [2] * (12 if settings["ensemble"] else 6)

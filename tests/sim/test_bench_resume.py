@@ -18,7 +18,7 @@ from sim.bench.report import format_table  # noqa: E402
 from sim.bench.runner import run  # noqa: E402
 
 TASKS = ["metaworld/reach-v3", "metaworld/drawer-open-v3"]
-ARGS = dict(policy="scripted", episodes=3, image_size=16, max_episode_steps=100, videos_per_task=1)
+ARGS = dict(policy="scripted", episodes=3, image_size=16, max_episode_steps=100, videos_per_task=0)
 
 
 def _cli(out_dir, workers: int) -> list[str]:
@@ -46,11 +46,13 @@ def test_sigkill_then_rerun_resumes(tmp_path, workers):
     before = _finished(out)
     assert 2 <= len(before) < 6, f"expected a partial run, got {len(before)} episodes"
     assert not (out / "results.json").exists()
+    (out / "episodes" / "metaworld__reach-v3" / ".ep_0002.json.killed.tmp").write_text("{")  # a torn write
 
     done = subprocess.run(_cli(out, workers), env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     after = _finished(out)
     assert len(after) == 6
+    assert not list(out.rglob("*.tmp"))
     assert all(after[k] == v for k, v in before.items()), "finished episodes were run again"
     resumed = json.loads((out / "results.json").read_text())
     assert resumed["episodes_resumed"] == len(before) and resumed["episodes_run"] == 6 - len(before)
