@@ -7,6 +7,11 @@ own, so it raises `_ChunkRequest`; the loop gathers the envs that asked, makes o
 each slot its chunk and calls the executor again. `ActionChunkExecutor` calls the policy before it
 touches its own state, so the second call replays the step exactly (tests/sim/test_bench_batch.py).
 
+Optional policy hooks: `seed(episode_seed)` before each episode and `episode_metrics() -> dict` after
+it (merged into the record). With a shared batched policy `seed` gets the group's first episode seed and
+`episode_metrics` is not called: one object plays several episodes at once, so it has no per-episode
+answer.
+
 Failures are data, not crashes: a policy that raises ends that episode with status "policy_error" and
 its traceback, an env that raises or reports `info["error"]` (physics blow-up) ends it with
 "env_error"; the other envs go on. Recording (video frames) is an observer, not a branch in the loop.

@@ -37,7 +37,8 @@ class PointEnv(gym.Env):
         info = {"success": bool(np.linalg.norm(self.pos - self.goal) < 0.05), "clipped": 0}
         if self.t == self.blow_up_at:
             info["error"] = "physics became unstable"
-        return self._obs(), -float(np.linalg.norm(self.pos - self.goal)), info["success"], self.t >= self.max_steps, info
+        reward = -float(np.linalg.norm(self.pos - self.goal))
+        return self._obs(), reward, info["success"], self.t >= self.max_steps, info
 
 
 class GoalSeeker:
