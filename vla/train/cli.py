@@ -22,9 +22,12 @@ Examples (copy-paste):
     # the pretrained SmolLM2-135M language model
     vla-train model=smollm2 data.roots=[outputs/data/pick]
 
-    # many processes (GPUs or CPU processes), one node or many: launch it with Accelerate or torchrun
-    accelerate launch --num_processes 2 -m vla.train.cli data.roots=[outputs/data/pick]
-    torchrun --nproc_per_node 8 -m vla.train.cli data.roots=[outputs/data/pick] bf16=true
+    # many processes, one node or many (DDP; NCCL on GPUs, gloo on CPUs): Accelerate or torchrun
+    accelerate launch --multi_gpu --num_processes 8 -m vla.train.cli data.roots=[outputs/data/pick] bf16=true
+    torchrun --nproc_per_node 2 -m vla.train.cli data.roots=[outputs/data/pick]      # 2 CPU processes
+    torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --master_addr <host0> -m vla.train.cli ...
+    # (`accelerate launch --cpu --num_processes N` starts ONE process unless MPI is set up; use the above.)
+    # `batch_size` is per process: the global batch is batch_size x processes x grad_accum.
 
 Outputs, under `output_dir`: `checkpoints/step_XXXXXXXX/` (model.safetensors, config.json, tokenizer files,
 norm_stats.json, train_state/; `checkpoints/last` points at the newest), `tensorboard/` (loss, action-token

@@ -75,10 +75,14 @@ def make_accelerator(cfg: TrainConfig) -> Any:
     Accelerator's own accumulation stays at 1 and never rescales the loss behind our back.
     """
     from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration
+    from accelerate.utils import ProjectConfiguration, is_mps_available, is_npu_available, is_xpu_available
 
     project = ProjectConfiguration(project_dir=cfg.output_dir, logging_dir=str(Path(cfg.output_dir) / "tensorboard"))
-    return Accelerator(mixed_precision="bf16" if cfg.bf16 else "no", log_with="tensorboard", project_config=project)
+    # Accelerate treats torchrun's processes as a CPU process group only when told `cpu=True`; without it,
+    # a CPU-only machine silently runs N independent single-process copies that overwrite each other.
+    cpu = not (torch.cuda.is_available() or is_xpu_available() or is_npu_available() or is_mps_available())
+    return Accelerator(cpu=cpu, mixed_precision="bf16" if cfg.bf16 else "no", log_with="tensorboard",
+                       project_config=project)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
