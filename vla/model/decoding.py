@@ -29,19 +29,26 @@ def cache_kwarg(module: torch.nn.Module) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def action_head(model: "VLA", hidden: torch.Tensor) -> torch.Tensor:
+class ActionHead:
     """Greedy action ids from final hidden states (..., D), scoring only the allowed ids.
 
-    Multiplying by the allowed rows of the output embedding (256 of a 4k-49k vocabulary) is the argmax of
-    the constrained full logits: every LM's final logit transform (Gemma-2 soft-capping, logit scaling) is
-    monotonic, so it cannot change which allowed id is largest.
+    Multiplying by the allowed rows of the output embedding (256 of a 1k-49k vocabulary) gives the argmax
+    of the constrained full logits: every LM's final logit transform (Gemma-2 soft-capping, logit scaling)
+    is monotonic, so it cannot change which allowed id is largest. The rows are gathered once per decode.
     """
-    head = model.lm.get_output_embeddings()
-    weight = head.weight[model.allowed_ids]  # (K, D)
-    scores = hidden.to(weight.dtype) @ weight.T  # (..., K)
-    if getattr(head, "bias", None) is not None:
-        scores = scores + head.bias[model.allowed_ids]
-    return model.allowed_ids[scores.argmax(-1)]  # (...)
+
+    def __init__(self, model: "VLA"):
+        head = model.lm.get_output_embeddings()
+        self.ids = model.allowed_ids  # (K,)
+        self.weight_t = head.weight[self.ids].T.contiguous()  # (D, K)
+        bias = getattr(head, "bias", None)
+        self.bias = None if bias is None else bias[self.ids]  # (K,)
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+        scores = hidden.to(self.weight_t.dtype) @ self.weight_t  # (..., K)
+        if self.bias is not None:
+            scores = scores + self.bias
+        return self.ids[scores.argmax(-1)]  # (...)
 
 
 def decode_parallel(model: "VLA", batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -52,7 +59,7 @@ def decode_parallel(model: "VLA", batch: dict[str, torch.Tensor]) -> torch.Tenso
     key_mask = torch.cat([prefix_mask, prefix_mask.new_ones(b, la)], dim=1)  # (B, P + La)
     hidden = model.lm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask_4d(key_mask, la, embeds.dtype),
                                     position_ids=position_ids(key_mask), use_cache=False).last_hidden_state
-    return action_head(model, hidden[:, -la:])  # (B, La)
+    return ActionHead(model)(hidden[:, -la:])  # (B, La)
 
 
 def decode_autoregressive(model: "VLA", batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -75,7 +82,8 @@ def decode_autoregressive(model: "VLA", batch: dict[str, torch.Tensor]) -> torch
     step = _stepper(model, cache, la, padded=not bool(key_mask.all()), dtype=prefix.dtype)
     key_mask = torch.cat([key_mask, key_mask.new_ones(b, la)], dim=1)  # (B, P + La) keys as they will be
     pos = position_ids(key_mask)[:, prefix.shape[1]:]  # (B, La) position of each action column
-    token = action_head(model, hidden[:, -1])  # (B,)
+    head = ActionHead(model)
+    token = head(hidden[:, -1])  # (B,)
     tokens = [token]
     done = token == model.eos_id if model.eos_id is not None else torch.zeros_like(token, dtype=torch.bool)
     embed = model.lm.get_input_embeddings()
@@ -84,7 +92,7 @@ def decode_autoregressive(model: "VLA", batch: dict[str, torch.Tensor]) -> torch
             break
         width = prefix.shape[1] + i + 1  # keys after this step
         hidden = step(embed(token[:, None]).to(prefix.dtype), pos[:, i: i + 1], key_mask[:, :width])  # (B, 1, D)
-        token = action_head(model, hidden[:, -1])  # (B,)
+        token = head(hidden[:, -1])  # (B,)
         if model.eos_id is not None:
             token = torch.where(done, torch.full_like(token, model.eos_id), token)
             done = done | (token == model.eos_id)

@@ -1,7 +1,7 @@
 """Dynamic int8 quantization for CPU inference (`torch.ao.quantization.quantize_dynamic` on nn.Linear).
 
 Weights become int8 with per-tensor scales; activations are quantized on the fly per call. The LM's
-output embedding stays float: the constrained action head reads its rows directly (`decoding.action_head`)
+output embedding stays float: the constrained action head reads its rows directly (`decoding.ActionHead`)
 and it is tied to the input embedding in most small LMs.
 """
 
