@@ -87,6 +87,7 @@ class TabletopEnv(gym.Env):
         self.config = TabletopConfig(task=task, **kwargs)
         self.task: Task = ALL_TASKS[self.config.task]()
         self.render_mode = self.config.render_mode
+        self.metadata = {**self.metadata, "render_fps": self.config.control_hz}
         self.max_episode_steps = self.config.max_episode_steps or self.task.max_steps
         self.physics = Physics(self.task.spec, self.config.control_hz)
         self.ik = DiffIK(self.physics.model, self.physics.home)

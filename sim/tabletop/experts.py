@@ -28,6 +28,15 @@ PUSH_Z = 0.02  # TCP height while pushing: the finger pads clear the table by ~8
 PHASE_BUDGET = 40
 MAX_RETRIES = 2  # Pick tries again this often when it finds its hand empty after lifting  # control steps before a phase gives up and the next one starts
 
+# Push directions as a user watching the `front` camera names them: (world xy unit vector, phrase). The
+# front camera looks at the robot from across the table, so the viewer's left is the world's -y.
+PUSH_DIRECTIONS: dict[str, tuple[tuple[float, float], str]] = {
+    "left": ((0.0, -1.0), "to the left"),
+    "right": ((0.0, 1.0), "to the right"),
+    "toward": ((-1.0, 0.0), "toward the robot"),
+    "away": ((1.0, 0.0), "away from the robot"),
+}
+
 # A phase returns (action (7,), finished?) given the env and the primitive's memory dict.
 Phase = Callable[[Any, dict], tuple[np.ndarray, bool]]
 
@@ -220,10 +229,15 @@ class Touch(Primitive):
 
 
 class Push(Primitive):
-    """Push block `obj` by `distance` (m) along the world-frame xy unit vector `direction`."""
+    """Push block `obj` by `distance` (m) along `direction`: a world-frame xy vector, or a name from
+    `PUSH_DIRECTIONS` ("left", "right", "toward", "away"; as seen in the front camera)."""
 
-    def __init__(self, obj: str, direction: tuple[float, float], distance: float = 0.1):
+    def __init__(self, obj: str, direction: tuple[float, float] | str, distance: float = 0.1):
         self.obj = obj
+        if isinstance(direction, str):
+            if direction not in PUSH_DIRECTIONS:
+                raise ValueError(f"Push direction {direction!r} is not one of {sorted(PUSH_DIRECTIONS)}")
+            direction = PUSH_DIRECTIONS[direction][0]
         d = np.asarray(direction, dtype=np.float64)
         if d.shape != (2,) or not np.isfinite(d).all() or np.linalg.norm(d) < 1e-6:
             raise ValueError(f"Push direction must be a nonzero xy vector, got {direction}")

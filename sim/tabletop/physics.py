@@ -56,6 +56,8 @@ class Physics:
         self._slot: dict[str, tuple[str, int]] = {}  # object name -> (kind, slot index)
         self._objects: list[tuple[str, str, str]] = []  # (name, kind, color)
         self._warnings = np.zeros(len(_BAD_WARNINGS), dtype=int)
+        self._contact_key: bytes | None = None
+        self._contact_cache: dict[int, set[int]] = {}
 
     # ---- episode setup ------------------------------------------------------------------------------
     def reset(self, episode: Episode, rng: np.random.Generator, ik: DiffIK) -> None:
@@ -187,11 +189,25 @@ class Physics:
 
     def contacts(self, name: str) -> set[int]:
         """Body ids in contact with object `name` right now."""
-        geoms = np.array(self.object_geoms(name))
+        table = self._contact_table()
+        out: set[int] = set()
+        for geom in self.object_geoms(name):
+            out |= table.get(geom, set())
+        return out
+
+    def _contact_table(self) -> dict[int, set[int]]:
+        """geom id -> ids of the bodies it touches, rebuilt only when the contact list changes (predicates
+        ask many times per step; keying on the contact pairs also stays right after a manual mj_forward)."""
         pairs = self.data.contact.geom  # (ncon, 2)
-        first, second = np.isin(pairs[:, 0], geoms), np.isin(pairs[:, 1], geoms)
-        others = np.concatenate([pairs[first, 1], pairs[second, 0]])
-        return {int(b) for b in self.model.geom_bodyid[others]}
+        key = pairs.tobytes()
+        if key != self._contact_key:
+            bodies = self.model.geom_bodyid[pairs]  # (ncon, 2)
+            table: dict[int, set[int]] = {}
+            for (g1, g2), (b1, b2) in zip(pairs.tolist(), bodies.tolist()):
+                table.setdefault(g1, set()).add(b2)
+                table.setdefault(g2, set()).add(b1)
+            self._contact_key, self._contact_cache = key, table
+        return self._contact_cache
 
     def touched_objects(self) -> list[str]:
         """Objects the hand or a finger touches now."""

@@ -40,13 +40,13 @@ FINGER_MAX = 0.04  # each finger travels 0..4 cm: 8 cm max opening
 GRIP_FORCE = 40.0  # N per finger: the actuator saturates here (force-limited gripper)
 
 BLOCK_HALF = 0.02  # 4 cm cubes
-BOWL_RADIUS = 0.07  # outer radius of a bowl's rim
-BOWL_INNER = 0.062  # inside radius: where a block counts as "in"
+BOWL_RADIUS = 0.08  # outer radius of a bowl's rim: room for three 4 cm blocks
+BOWL_INNER = 0.072  # inside radius: where a block counts as "in"
 BOWL_WALL_H = 0.025
 TABLE_TOP = 0.0  # the table surface is the world z = 0 plane; the robot base stands on it
 PARK_Y = 3.0  # parked slots float out of sight at y >= PARK_Y
 
-TIMESTEP = 0.002
+TIMESTEP = 0.005
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def build_mjcf(spec: SceneSpec) -> str:
     <rgba haze="0.6 0.7 0.8 1"/>
   </visual>
   <default>
-    <geom solref="0.005 1" solimp="0.95 0.99 0.001"/>
+    <geom solref="0.01 1" solimp="0.95 0.99 0.001"/>
     <default class="grip"><geom contype="1" conaffinity="1"/></default>
   </default>
   <worldbody>
@@ -189,7 +189,7 @@ def build_mjcf(spec: SceneSpec) -> str:
     <exclude body1="left_finger" body2="right_finger"/>
   </contact>
   <equality>
-    <joint joint1="finger_left" joint2="finger_right" polycoef="0 1 0 0 0" solref="0.005 1"/>
+    <joint joint1="finger_left" joint2="finger_right" polycoef="0 1 0 0 0" solref="0.01 1"/>
   </equality>
   <actuator>
     {''.join(_arm_actuator(i) for i in range(7))}

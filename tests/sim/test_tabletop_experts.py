@@ -89,8 +89,9 @@ def test_push_moves_block_along_direction(place_env):
     place_env.reset()
     block = place_env.episode.goal["block"]
     start = place_env.object_position(block)
+    name = "right" if start[1] < 0 else "left"  # the viewer's right is the world's +y
     direction = (0.0, 1.0) if start[1] < 0 else (0.0, -1.0)
-    policy = PrimitivePolicy(place_env, [Push(block, direction, 0.08)])
+    policy = PrimitivePolicy(place_env, [Push(block, name, 0.08)])
     policy.reset("")
     drive(place_env, policy)
     moved = place_env.object_position(block) - start
@@ -106,6 +107,8 @@ def test_expert_needs_ee_delta_mode():
         env.close()
 
 
-def test_push_rejects_zero_direction():
+def test_push_rejects_bad_directions():
     with pytest.raises(ValueError, match="direction"):
         Push("red block", (0.0, 0.0))
+    with pytest.raises(ValueError, match="upward"):
+        Push("red block", "upward")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # The region objects are placed in (base frame, m): in front of the robot, inside the arm's easy reach.
 WORKSPACE_X = (0.33, 0.62)
-WORKSPACE_Y = (-0.25, 0.25)
+WORKSPACE_Y = (-0.27, 0.27)
 # Minimum center distances between sampled objects (m).
 # Block gaps leave room for the open fingers (they reach 6.3 cm from the grasp center).
 MIN_GAP = {("block", "block"): 0.09, ("block", "bowl"): BOWL_RADIUS + 0.065, ("bowl", "bowl"): 2 * BOWL_RADIUS + 0.03}

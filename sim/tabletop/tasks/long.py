@@ -13,8 +13,10 @@ from sim.tabletop.experts import Pick, Place
 from sim.tabletop.scene import SceneSpec
 from sim.tabletop.tasks.base import Episode, Task, pick_colors, sample_layout
 
-# Drop points inside one bowl for up to three blocks (m, from its center), so they do not land on each other.
-BOWL_SLOTS = ((0.0, 0.03), (-0.026, -0.015), (0.026, -0.015))
+# Drop points inside one bowl for up to three blocks (m, from its center). The fingers close along world y,
+# so blocks side by side in x need 4 cm between centers, and in y 6 cm (the fingers stick out 1.2 cm and
+# open to 5.2 cm on release).
+BOWL_SLOTS = ((-0.027, -0.027), (0.027, -0.027), (0.0, 0.035))
 
 
 class LongTask(Task):

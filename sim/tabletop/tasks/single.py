@@ -9,18 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.tabletop import predicates
-from sim.tabletop.experts import Pick, Place, Push, Touch
+from sim.tabletop.experts import PUSH_DIRECTIONS, Pick, Place, Push, Touch
 from sim.tabletop.scene import BLOCK_HALF, SceneSpec
 from sim.tabletop.tasks.base import WORKSPACE_X, WORKSPACE_Y, Episode, Task, pick_colors, sample_layout
 
-# Push directions as a user watching the `front` camera names them; vectors are world xy. The front camera
-# looks at the robot from across the table, so the viewer's left is the world's -y.
-PUSH_DIRECTIONS: dict[str, tuple[tuple[float, float], str]] = {
-    "left": ((0.0, -1.0), "to the left"),
-    "right": ((0.0, 1.0), "to the right"),
-    "toward": ((-1.0, 0.0), "toward the robot"),
-    "away": ((1.0, 0.0), "away from the robot"),
-}
 PUSH_DISTANCE = 0.1  # the expert pushes this far (m)
 PUSH_SUCCESS = 0.06  # displacement along the direction that counts as success (m)
 
