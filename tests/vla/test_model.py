@@ -207,3 +207,32 @@ def test_parallel_and_autoregressive_decoders_are_separate_functions():
     batch = cfg.fake_batch(1)
     with torch.inference_mode():
         assert decode_parallel(model, batch).shape == (1, 14)
+
+
+def test_too_long_prompts_are_refused_not_cut():
+    cfg = small_config(max_prompt_len=10)
+    model = VLA.from_config(cfg)
+    from vla.model.fake import fake_samples
+
+    samples = fake_samples(cfg, 2, 0, model.action_tokenizer)  # prompt lengths 8 and 10 (capped)
+    samples[1]["prompt_ids"] = np.arange(3, 15)
+    with pytest.raises(ValueError, match="12 tokens"):
+        model.collate(samples)
+
+
+@pytest.mark.parametrize("kind,config", [
+    ("siglip", {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                "patch_size": 8}),
+    ("clip", {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "patch_size": 8}),
+    ("dinov2", {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                "patch_size": 8, "num_register_tokens": 2}),
+])
+def test_vision_towers_feed_patch_tokens_and_train_every_parameter(kind, config):
+    cfg = small_config(vision={"type": kind, "config": config}, projector={"type": "mlp"})
+    model = VLA.from_config(cfg)
+    assert model.tokens_per_image == (32 // 8) ** 2  # CLS / registers dropped
+    out = model(cfg.fake_batch(2))
+    out.loss.backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, no_grad  # DDP needs every trainable parameter used

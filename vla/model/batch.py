@@ -25,7 +25,7 @@ class Collator:
 
     A sample is the transforms' output: `{"images": {cam: uint8 (H, W, 3)}, "state": float32 (S,),
     "prompt_ids": int64 (Lp,), "action_ids": int64 (La,) [train], "actions": float32 (H, A) [train]}`.
-    The batch: `images` uint8 (B, C, H, W, 3) in `cameras` order, `state` float32 (B, S), `prompt_ids`
+    Prompts longer than `max_prompt_len` raise. The batch: `images` uint8 (B, C, H, W, 3) in `cameras` order, `state` float32 (B, S), `prompt_ids`
     int64 (B, Lp) left-padded with `pad_id` and `prompt_mask` bool (B, Lp); with actions also `action_ids`
     int64 (B, La) right-padded (`eos_id` appended first when set: variable-length tokenizers like FAST),
     `action_mask` bool (B, La) and `actions` float32 (B, H, A).
@@ -36,6 +36,7 @@ class Collator:
     state_dim: int
     pad_id: int = 0
     eos_id: int | None = None
+    max_prompt_len: int | None = None
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not samples:
@@ -44,8 +45,12 @@ class Collator:
             "images": torch.from_numpy(np.stack([self._images(s) for s in samples])),  # (B, C, H, W, 3)
             "state": torch.from_numpy(np.stack([self._state(s) for s in samples])),  # (B, S)
         }
-        batch["prompt_ids"], batch["prompt_mask"] = pad_ids([_ids(s, "prompt_ids") for s in samples],
-                                                            self.pad_id, left=True)  # (B, Lp)
+        prompts = [_ids(s, "prompt_ids") for s in samples]
+        longest = max(len(p) for p in prompts)
+        if self.max_prompt_len is not None and longest > self.max_prompt_len:
+            raise ValueError(f"a prompt has {longest} tokens, more than max_prompt_len={self.max_prompt_len} "
+                             f"(shorten the instruction or raise the model's max_prompt_len)")
+        batch["prompt_ids"], batch["prompt_mask"] = pad_ids(prompts, self.pad_id, left=True)  # (B, Lp)
         if all("action_ids" in s for s in samples):
             ids = [_ids(s, "action_ids") for s in samples]
             if self.eos_id is not None:

@@ -136,14 +136,13 @@ class VLAConfig:
     horizon: int = 4
     action_dim: int = 7
     decoding: str = "autoregressive"
-    max_prompt_len: int = 48
-    max_action_tokens: int = 64
+    max_prompt_len: int = 64  # longer prompts are refused by the collator (never silently cut)
     trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
         if not self.cameras or len(set(self.cameras)) != len(self.cameras):
             raise ValueError(f"cameras must be a non-empty list of distinct names, got {self.cameras}")
-        positive = ("image_size", "state_dim", "horizon", "action_dim", "max_prompt_len", "max_action_tokens")
+        positive = ("image_size", "state_dim", "horizon", "action_dim", "max_prompt_len")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -94,6 +94,7 @@ def build_vision_tower(cfg: VisionConfig, image_size: int, trust_remote_code: bo
         kwargs.update(cfg.config)
         kwargs["image_size"] = image_size
         model = model_cls(getattr(transformers, spec.config_cls)(**kwargs))
+        _drop_unused_head(cfg.type, model)
     patch = int(model.config.patch_size)
     if image_size % patch:
         raise ValueError(f"image_size={image_size} is not a multiple of the vision patch_size={patch}")
@@ -104,11 +105,15 @@ def build_vision_tower(cfg: VisionConfig, image_size: int, trust_remote_code: bo
 
 
 def _drop_unused_head(kind: str, model: nn.Module) -> None:
-    """Remove SigLIP's attention-pool head: the VLA reads patch tokens, and unused parameters break DDP."""
-    if kind == "siglip" and getattr(model.vision_model, "use_head", False):
-        model.vision_model.use_head = False
-        model.vision_model.head = None
+    """Remove or freeze what only the pooled output uses: the VLA reads patch tokens, and parameters
+    without gradients break DDP. SigLIP: the attention-pool head; CLIP: the post-layernorm of the CLS."""
+    inner = getattr(model, "vision_model", model)  # transformers 4 nests the transformer, 5 does not
+    if kind == "siglip" and getattr(inner, "use_head", False):
+        inner.use_head = False
+        inner.head = None
         model.config.vision_use_head = False
+    if kind == "clip":
+        inner.post_layernorm.requires_grad_(False)
 
 
 def tower_config_dict(tower: VisionTower) -> dict[str, Any]:

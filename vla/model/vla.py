@@ -103,7 +103,8 @@ class VLA(nn.Module):
     # ----- batches -------------------------------------------------------------------------------------
     def collator(self) -> Collator:
         """A picklable `samples -> batch` callable for DataLoader workers (see `vla.model.batch.Collator`)."""
-        return Collator(tuple(self.cfg.cameras), self.cfg.image_size, self.cfg.state_dim, pad_id=0, eos_id=self.eos_id)
+        return Collator(tuple(self.cfg.cameras), self.cfg.image_size, self.cfg.state_dim, pad_id=0, eos_id=self.eos_id,
+                        max_prompt_len=self.cfg.max_prompt_len)
 
     def collate(self, samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """Samples -> batch; prompts LEFT-padded, action ids right-padded (`vla.model.batch` documents it)."""
