@@ -57,6 +57,7 @@ class TaskKit:
 
 
 _KIT: dict[str, TaskKit] = {}  # at most one entry: the task this worker process is on
+_CLOSE_AT_EXIT: list[bool] = []  # non-empty once close_kit is registered with atexit
 
 
 def close_kit() -> None:
@@ -69,7 +70,6 @@ def init_worker(environ: dict[str, str]) -> None:
     """Process initializer: set the render backend / thread env vars before mujoco or torch load."""
     for key, value in environ.items():
         os.environ.setdefault(key, value)
-    atexit.register(close_kit)
 
 
 def _kit_for(task_id: str, cfg: BenchConfig, k: int) -> TaskKit:
@@ -78,6 +78,11 @@ def _kit_for(task_id: str, cfg: BenchConfig, k: int) -> TaskKit:
         close_kit()
         kit = _KIT[task_id] = TaskKit(task_id, cfg)
     kit.grow(k)
+    if not _CLOSE_AT_EXIT:
+        # Registered only now, after the envs imported mujoco: atexit runs handlers last-in first-out,
+        # so ours closes the renderers before mujoco's own handler tears the EGL display down.
+        atexit.register(close_kit)
+        _CLOSE_AT_EXIT.append(True)
     return kit
 
 
