@@ -52,7 +52,11 @@ def test_cli_runs_in_process(tmp_path, dataset, config_dir, monkeypatch, capsys)
     assert f"checkpoint: {out / 'checkpoints' / 'step_00000002'} (step 2)" in printed
     assert "held-out at step 2: loss=" in printed and "action_l1=" in printed
     assert [p.name for p in (out / "checkpoints").iterdir() if p.name.startswith("step_")] == ["step_00000002"]
-    assert any((out / "tensorboard").rglob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = next((out / "tensorboard").rglob("events.out.tfevents.*"))
+    tags = EventAccumulator(str(events.parent)).Reload().Tags()["scalars"]
+    assert {"train/loss", "train/action_accuracy", "train/lr", "eval/loss", "eval/action_l1"} <= set(tags)
 
 
 def _env() -> dict[str, str]:

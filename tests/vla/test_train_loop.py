@@ -238,3 +238,36 @@ def test_split_chunks_and_fit_checks(dataset):
     wrong = to_dataclass({**SMALL_MODEL, "state_dim": 5, "cameras": ["front", "top"]}, VLAConfig)
     with pytest.raises(ValueError, match=r"cameras \['top'\] missing.*state_dim is 5"):
         check_fits(meta, wrong)
+
+
+def test_bf16_autocast_trains(tmp_path):
+    model = small_vla()
+    cfg = make_cfg(tmp_path, None, bf16=True, optim={"warmup_steps": 0, "lr": 3e-3})
+    losses = run_trainer(cfg, fake_components(model, 4), 4)
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast, not a cast of the weights
+
+
+def test_init_from_starts_at_the_checkpoint(tmp_path, dataset):
+    from safetensors.torch import load_file
+
+    from vla.train.run import train
+
+    first = train(make_cfg(tmp_path / "a", dataset, steps=2, eval_every=5))
+    tuned = train(make_cfg(tmp_path / "b", dataset, steps=2, eval_every=5, init_from=str(first.checkpoint),
+                           freeze=["vision"]))
+    before = load_file(str(first.checkpoint / "model.safetensors"))
+    after = load_file(str(tuned.checkpoint / "model.safetensors"))
+    vision = [k for k in before if k.startswith("vision.")]
+    assert vision and all(torch.equal(before[k], after[k]) for k in vision)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("projector."))
+
+
+def test_resume_refuses_another_process_count(tmp_path, dataset):
+    from vla.train.run import train
+
+    train(make_cfg(tmp_path, dataset, steps=2, eval_every=5))
+    progress = tmp_path / "checkpoints/last/train_state/progress.json"
+    progress.write_text(progress.read_text().replace('"world_size": 1', '"world_size": 2'))
+    with pytest.raises(ValueError, match="saved by 2 processes, this run has 1"):
+        train(make_cfg(tmp_path, dataset, steps=4, eval_every=5))

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from vla.train.precision import autocast
+
 
 def eval_batches(num_samples: int, batch_size: int, max_batches: int, rank: int, world: int) -> list[list[int]]:
     """Process `rank`'s share of the fixed evaluation batches.
@@ -43,7 +45,7 @@ def evaluate(accelerator: Any, model: torch.nn.Module, parts: Any, cfg: Any) -> 
         for indices in batches:
             batch = parts.collate([parts.eval_set[i] for i in indices])
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            with accelerator.autocast():
+            with autocast(accelerator.device, cfg.bf16):
                 out = raw(batch)
                 l1_sum, decoded, failed = _action_errors(raw, batch, parts.unnormalize_actions)
             n = len(indices)

@@ -3,7 +3,7 @@
 `Trainer` is the loop only; what it trains and on what comes in a `Components` (built from the config by
 `vla.train.setup`), so tests can drive the same loop with fake data. One `Trainer.run()` call:
 
-    prepare (Accelerate: CPU, one GPU, DDP/FSDP over processes and nodes)
+    prepare (Accelerate: CPU, one GPU, DDP over processes and nodes)
     -> restore train_state when resuming
     -> per optimizer step: `grad_accum` micro-batches (gradient sync only on the last), clip, step
     -> log (TensorBoard via Accelerate's tracker, tqdm), evaluate on held-out episodes, checkpoint
@@ -30,6 +30,7 @@ from vla.train.config import TrainConfig
 from vla.train.evaluate import evaluate
 from vla.train.finetune import has_lora, lora_base_state, merged_copy, save_adapter
 from vla.train.order import BatchIndexStream, DataOrder, OrderState
+from vla.train.precision import autocast
 from vla.train.schedule import make_scheduler
 from vla.train.state import (STATE_DIR, capture_rng, gather_optimizer_state, load_optimizer_state,
                              read_progress, read_rng_state, read_scheduler_state, restore_rng,
@@ -69,7 +70,7 @@ class TrainResult:
 
 
 def make_accelerator(cfg: TrainConfig) -> Any:
-    """The Accelerator for `cfg`: bf16 autocast or fp32, TensorBoard logs under `<output_dir>/tensorboard`.
+    """The Accelerator for `cfg`: device and process group, TensorBoard logs under `<output_dir>/tensorboard`.
 
     Gradient accumulation is done by the loop itself (no_sync on all but the last micro-batch), so the
     Accelerator's own accumulation stays at 1 and never rescales the loss behind our back.
@@ -81,8 +82,8 @@ def make_accelerator(cfg: TrainConfig) -> Any:
     # Accelerate treats torchrun's processes as a CPU process group only when told `cpu=True`; without it,
     # a CPU-only machine silently runs N independent single-process copies that overwrite each other.
     cpu = not (torch.cuda.is_available() or is_xpu_available() or is_npu_available() or is_mps_available())
-    return Accelerator(cpu=cpu, mixed_precision="bf16" if cfg.bf16 else "no", log_with="tensorboard",
-                       project_config=project)
+    # mixed_precision stays "no": the loop autocasts itself per cfg.bf16 (see vla.train.precision).
+    return Accelerator(cpu=cpu, mixed_precision="no", log_with="tensorboard", project_config=project)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -101,6 +102,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, parts: Components, accelerator: Any) -> None:
         self.cfg, self.parts, self.acc = cfg, parts, accelerator
+        _check_supported(accelerator)
         optimizer = torch.optim.AdamW(param_groups(parts.model, cfg.optim.weight_decay), lr=cfg.optim.lr,
                                       betas=(cfg.optim.beta1, cfg.optim.beta2), eps=cfg.optim.eps)
         self.scheduler = make_scheduler(optimizer, cfg.optim.warmup_steps, cfg.steps, cfg.optim.min_lr_ratio)
@@ -154,7 +156,8 @@ class Trainer:
             batch = next(batches)
             sync = contextlib.nullcontext() if micro == accum - 1 else self.acc.no_sync(self.model)
             with sync:
-                out = self.model(batch)
+                with autocast(self.acc.device, self.cfg.bf16):
+                    out = self.model(batch)
                 if not torch.isfinite(out.loss):
                     raise FloatingPointError(f"loss is {out.loss.item()} at step {self.step + 1}, micro-batch "
                                              f"{micro}; lower optim.lr or check the data's normalization")
@@ -246,6 +249,16 @@ class Trainer:
             save_adapter(tmp, model, self.cfg.lora)
             save_file(lora_base_state(model), str(tmp / STATE_DIR / LORA_BASE_FILE))
         atomic_write_json(tmp / STATE_DIR / "train_config.json", to_dict(self.cfg))
+
+
+def _check_supported(accelerator: Any) -> None:
+    """Refuse process setups whose checkpoints this loop cannot write whole: it saves the unwrapped module's
+    weights, which under FSDP / DeepSpeed are shards. One process, CPU process groups and DDP are fine."""
+    kind = str(accelerator.distributed_type).rsplit(".", 1)[-1]
+    if kind not in ("NO", "MULTI_CPU", "MULTI_GPU", "MULTI_XPU", "MULTI_NPU"):
+        raise NotImplementedError(f"vla-train runs in one process or data-parallel (DDP) processes; {kind} "
+                                  "shards the weights, which its checkpoints do not gather yet. Launch without "
+                                  "--use_fsdp / --use_deepspeed (the models here fit one device)")
 
 
 def _gather_rng(accelerator: Any) -> list[dict[str, Any]]:
