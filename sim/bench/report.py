@@ -117,6 +117,8 @@ def write_results(run_dir: RunDir, header: dict[str, Any], records_by_task: dict
           f"{header['episodes_resumed']} resumed from disk)",
           f"- render backend: {results['render_backend']}; versions: "
           + ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v), "",
+          "success: the env reported `info[\"success\"]` at some step; mean len: steps per episode; "
+          "errors: episodes ended by a policy exception or an env error (see results.json `failures`).", "",
           format_table(summary, markdown=True), ""]
     if results["contact_sheet"]:
         md += ["![first and last frames](contact_sheet.png)", ""]
