@@ -110,7 +110,8 @@ class PolicyNode(Node):
         else:
             self._joint_pub = self.create_publisher(JointTrajectory, "vla/joint_command", 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
-        self.create_timer(1.0 / cfg.control_rate_hz, self._watchdog_tick)
+        # Checked 4x per control period, so a stale input stops the robot within ~1/4 period of its timeout.
+        self.create_timer(0.25 / cfg.control_rate_hz, self._watchdog_tick)
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
 
     # ---- inputs (ROS thread): validate, keep the newest, never block ----
@@ -281,7 +282,7 @@ class PolicyNode(Node):
                 self._halted = True
             else:
                 self._halted = False
-                self._publish(result.action)
+                cmd_stamp = self._publish(result.action)
         pub = time.time()
         if result.stopped:
             self.health.count("safety_stops")
@@ -294,17 +295,18 @@ class PolicyNode(Node):
         overhead = (snap["recv"] - snap["stamp"]) + (pub - start - infer)
         self.health.latency("ros_overhead", overhead)
         self._timings.append({"image_stamp": snap["stamp"], "image_recv": snap["recv"], "step_start": start,
-                              "inference_s": infer, "publish": pub})
+                              "inference_s": infer, "publish": pub, "command_stamp": cmd_stamp})
         self.health.set_state(OK, "dry run (commands logged, not sent)" if self.cfg.dry_run else "running")
 
-    def _publish(self, action: np.ndarray) -> None:
-        """Send one safe action (called with the lock held, so no stop can slip in between)."""
+    def _publish(self, action: np.ndarray) -> float | None:
+        """Send one safe action (called with the lock held, so no stop can slip in between); returns the
+        command's stamp in seconds (None in dry run)."""
         cfg = self.cfg
         self.health.count("commands")
         if cfg.dry_run:
             self.get_logger().info(f"dry run: would command {np.round(action, 4).tolist()}",
                                    throttle_duration_sec=WARN_EVERY_S)
-            return
+            return None
         stamp = self.get_clock().now().to_msg()
         if cfg.mode == "ee_delta":
             self._twist_pub.publish(convert.twist_from_action(action, cfg.control_rate_hz, stamp, cfg.frame_id))
@@ -313,6 +315,7 @@ class PolicyNode(Node):
         else:
             self._joint_pub.publish(convert.trajectory_from_positions(
                 action, cfg.joint_names, stamp, 1.0 / cfg.control_rate_hz))
+        return convert.stamp_to_sec(stamp)
 
     def _publish_diagnostics(self) -> None:
         self._diag_pub.publish(self.health.to_diagnostic(self.get_clock().now().to_msg(), self.cfg.policy))
