@@ -37,7 +37,8 @@ def resolve_package_dir(package: str) -> Path:
 
 @dataclass
 class VisionConfig:
-    """Vision tower: a transformers vision model built from `config` (random init) or `pretrained_path`."""
+    """Vision tower: a transformers vision model built from `config` (random init) or `pretrained_path`
+    (which wins: `config` is then ignored)."""
 
     type: str = "siglip"
     config: dict[str, Any] = field(default_factory=dict)  # e.g. SiglipVisionConfig kwargs
@@ -79,8 +80,9 @@ class ProjectorConfig:
 class LMConfig:
     """Causal language model: any AutoModelForCausalLM from `config` (needs `model_type`) or local weights.
 
-    `pretrained_path` wins over `pretrained_package` (the documented override for the SmolLM2 package);
-    `gguf_file` names a GGUF file inside that folder, loaded (dequantized) by transformers.
+    `pretrained_path` wins over `pretrained_package` (the documented override for the SmolLM2 package),
+    and either over `config`; `gguf_file` names a GGUF file inside that folder, loaded (dequantized) by
+    transformers. `attn_implementation="eager"` is what Gemma-2 wants (soft-capping).
     """
 
     config: dict[str, Any] = field(default_factory=dict)
