@@ -7,8 +7,11 @@ Measures (torch is never imported):
 - tabletop control steps/s with one 128x128 camera rendered every step (IK + physics + render + task checks);
 - Meta-World (metaworld 3.1.1, pick-place-v3) steps/s measured the same way: `env.step` plus one 128x128
   render per step with our own `mujoco.Renderer`, shadows/reflections/skybox and MSAA off;
-- tabletop physics speed without rendering as a real-time factor (simulated seconds per wall second), for
+- tabletop physics speed without rendering as a real-time factor (simulated seconds per second), for
   full env steps and for raw `mj_step`.
+Each rate is reported by process CPU time (what one idle core gives: the process is pinned to one core and
+Mesa's llvmpipe rasterizes on one thread) and by wall clock (which on a busy shared machine also counts time
+the core spent on other processes); the load average goes into the JSON.
 Prints a table and writes benchmarks/results/sim_speed.json (a `summary` list of rows with targets).
 """
 
@@ -40,6 +43,25 @@ def _pin(cpu: int | None) -> int | None:
     return core
 
 
+class _Clock:
+    """Wall-clock and process CPU time of a block. On a shared machine the CPU time (all threads of this
+    process, pinned to one core) is what one otherwise idle core would take; wall time includes waiting
+    for other processes on that core."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def _rates(n: int, clock: _Clock, dt: float) -> dict:
+    """Steps/s and real-time factor (simulated s per s) by wall clock and by CPU time."""
+    return {"steps_per_s_wall": n / clock.wall, "steps_per_s_cpu": n / clock.cpu, "control_dt_s": dt,
+            "real_time_factor_wall": n * dt / clock.wall, "real_time_factor_cpu": n * dt / clock.cpu}
+
+
 def _actions(rng: np.random.Generator, n: int, high: np.ndarray) -> np.ndarray:
     """Smooth random actions (a random walk at 30% of the limits), so the arm wanders the workspace."""
     steps = rng.normal(0.0, 0.3, (n, high.shape[0])).cumsum(0)  # (n, A)
@@ -57,14 +79,13 @@ def tabletop_rate(steps: int, cameras: tuple[str, ...], seed: int = 0) -> dict:
         acts = _actions(np.random.default_rng(seed), steps + 20, env.action_space.high)
         for a in acts[:20]:  # warm-up: GL context, caches
             env.step(a)
-        start = time.perf_counter()
-        for a in acts[20:]:
-            env.step(a)
-        wall = time.perf_counter() - start
+        with _Clock() as clock:
+            for a in acts[20:]:
+                env.step(a)
         control_dt = env.physics.n_substeps * env.physics.model.opt.timestep
     finally:
         env.close()
-    return {"steps_per_s": steps / wall, "control_dt_s": control_dt, "real_time_factor": steps * control_dt / wall}
+    return _rates(steps, clock, control_dt)
 
 
 def raw_physics_rtf(n: int = 5000) -> dict:
@@ -77,13 +98,12 @@ def raw_physics_rtf(n: int = 5000) -> dict:
     try:
         env.reset()
         m, d = env.physics.model, env.physics.data
-        start = time.perf_counter()
-        for _ in range(n):
-            mujoco.mj_step(m, d)
-        wall = time.perf_counter() - start
+        with _Clock() as clock:
+            for _ in range(n):
+                mujoco.mj_step(m, d)
     finally:
         env.close()
-    return {"mj_steps_per_s": n / wall, "timestep_s": m.opt.timestep, "real_time_factor": n * m.opt.timestep / wall}
+    return _rates(n, clock, m.opt.timestep)
 
 
 def metaworld_rate(steps: int, seed: int = 0, env_name: str = "pick-place-v3") -> dict:
@@ -105,17 +125,16 @@ def metaworld_rate(steps: int, seed: int = 0, env_name: str = "pick-place-v3") -
             env.step(a)
             renderer.update_scene(base.data, camera="corner2")
             renderer.render()
-        start = time.perf_counter()
-        for a in acts[20:]:
-            env.step(a)
-            renderer.update_scene(base.data, camera="corner2")
-            renderer.render()
-        wall = time.perf_counter() - start
+        with _Clock() as clock:
+            for a in acts[20:]:
+                env.step(a)
+                renderer.update_scene(base.data, camera="corner2")
+                renderer.render()
         dt = float(base.dt)
     finally:
         renderer.close()
         env.close()
-    return {"steps_per_s": steps / wall, "control_dt_s": dt, "real_time_factor": steps * dt / wall}
+    return _rates(steps, clock, dt)
 
 
 def _row(metric: str, value: float, unit: str, target: float | None) -> dict:
@@ -140,19 +159,22 @@ def main(argv: list[str] | None = None) -> dict:
     physics = tabletop_rate(args.steps, ())
     raw = raw_physics_rtf()
     mw = metaworld_rate(args.steps)
-    ratio = ours["steps_per_s"] / mw["steps_per_s"]
-    summary = [
-        _row("tabletop steps/s, 1 camera 128x128", ours["steps_per_s"], "steps/s", TARGET_RENDERED),
-        _row("metaworld steps/s, 1 camera 128x128", mw["steps_per_s"], "steps/s", None),
-        _row("tabletop / metaworld steps/s", ratio, "x", TARGET_VS_METAWORLD),
-        _row("tabletop sim-time ratio vs metaworld (rendered)", ours["real_time_factor"] / mw["real_time_factor"],
-             "x", None),
-        _row("tabletop physics real-time factor (env steps, no render)", physics["real_time_factor"], "x", TARGET_RTF),
-        _row("tabletop raw mj_step real-time factor", raw["real_time_factor"], "x", None),
-    ]
+    summary = []
+    for clock in ("cpu", "wall"):
+        rate, rtf = f"steps_per_s_{clock}", f"real_time_factor_{clock}"
+        summary += [
+            _row(f"tabletop steps/s, 1 camera 128x128 ({clock})", ours[rate], "steps/s", TARGET_RENDERED),
+            _row(f"metaworld steps/s, 1 camera 128x128 ({clock})", mw[rate], "steps/s", None),
+            _row(f"tabletop / metaworld steps/s ({clock})", ours[rate] / mw[rate], "x", TARGET_VS_METAWORLD),
+            _row(f"tabletop / metaworld simulated s per s ({clock})", ours[rtf] / mw[rtf], "x", None),
+            _row(f"tabletop real-time factor, env steps, no render ({clock})", physics[rtf], "x", TARGET_RTF),
+            _row(f"tabletop real-time factor, raw mj_step ({clock})", raw[rtf], "x", None),
+        ]
     result = {"summary": summary, "tabletop_rendered": ours, "tabletop_no_render": physics,
               "tabletop_raw_mj_step": raw, "metaworld_rendered": mw, "pinned_core": core,
-              "steps": args.steps, "image_size": SIZE}
+              "load_average_1min": os.getloadavg()[0], "steps": args.steps, "image_size": SIZE,
+              "note": "cpu: process CPU time on the pinned core (what an idle core gives); wall: elapsed time, "
+                      "which on a shared machine includes time the core spent on other processes"}
     width = max(len(r["metric"]) for r in summary)
     print(f"{'metric':<{width}}  {'value':>9}  unit     target  ok")
     for r in summary:

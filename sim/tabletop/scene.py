@@ -168,7 +168,7 @@ def build_mjcf(spec: SceneSpec) -> str:
   <option timestep="{TIMESTEP}" integrator="implicitfast" cone="elliptic" impratio="5"/>
   <visual>
     <global offwidth="640" offheight="480"/>
-    <quality shadowsize="0" offsamples="0"/>
+    <quality shadowsize="0" offsamples="0" numslices="10" numstacks="5" numquads="1"/>
     <headlight ambient="0.45 0.45 0.45" diffuse="0.5 0.5 0.5" specular="0 0 0"/>
     <rgba haze="0.6 0.7 0.8 1"/>
   </visual>
