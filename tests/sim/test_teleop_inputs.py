@@ -65,3 +65,27 @@ def test_linux_joystick_parses_kernel_events(tmp_path):
     os.close(writer)
     os.close(reader)
     assert struct.calcsize("IhBB") == JS_EVENT.size == 8
+
+
+def test_terminal_keys_read_a_real_tty_and_restore_it():
+    import pty
+    import termios
+
+    from sim.teleop.inputs import TerminalKeys
+
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "r") as stream:
+        before = termios.tcgetattr(slave)
+        with TerminalKeys(stream) as keys:
+            assert keys.poll() == []
+            os.write(master, b"wa ")
+            assert keys.poll() == ["w", "a", " "]
+        assert termios.tcgetattr(slave) == before
+    os.close(master)
+
+
+def test_terminal_keys_refuse_a_non_tty(tmp_path):
+    from sim.teleop.inputs import TerminalKeys
+
+    with open(tmp_path / "f", "w+") as fh, pytest.raises(RuntimeError, match="tty"):
+        TerminalKeys(fh)
