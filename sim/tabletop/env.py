@@ -2,9 +2,11 @@
 
 Actions (`control_mode="ee_delta"`, the default, A = 7): `dx, dy, dz` (m) and `droll, dpitch, dyaw` (rad,
 a rotation vector in the base frame, applied before the current orientation) for the `tcp` site, then
-`gripper` (-1 closed ... +1 open). The delta is added to the *measured* pose and turned into joint
-position targets by damped-least-squares IK (`sim.tabletop.ik`). `control_mode="joint"`: 7 absolute joint
-position targets (rad) and `gripper`.
+`gripper` (-1 closed ... +1 open). The delta is added to the previous commanded pose while the arm tracks
+it (else to the measured pose; see `_anchor_pose`) and turned into joint position targets, within the joint
+limits, by damped-least-squares IK (`sim.tabletop.ik`). `control_mode="joint"`: 7 absolute joint position
+targets (rad) and `gripper`. Gripper commands in between open the fingers proportionally; the finger
+actuator is force-limited (40 N), so a closed gripper squeezes, never crushes.
 
 Observation (DESIGN.md): {"images": {camera: uint8[H, W, 3]}, "state": float32[14], "instruction": str};
 the state layout is `STATE_NAMES`. `info` carries `success` (bool), `reward_terms` (dict; the reward is
@@ -116,8 +118,8 @@ class TabletopEnv(gym.Env):
             low = -high
             self.action_names, self.action_units = EE_ACTION_NAMES, EE_ACTION_UNITS
         else:
-            low = np.append(self.ik._low, -1.0).astype(np.float32)
-            high = np.append(self.ik._high, 1.0).astype(np.float32)
+            low = np.append(self.ik.low, -1.0).astype(np.float32)
+            high = np.append(self.ik.high, 1.0).astype(np.float32)
             self.action_names = tuple(f"joint{i}" for i in range(1, 8)) + ("gripper",)
             self.action_units = ("rad",) * 7 + ("1",)
         self.action_space = gym.spaces.Box(low, high, dtype=np.float32)

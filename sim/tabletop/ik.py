@@ -66,8 +66,8 @@ class DiffIK:
         self.nullspace_gain = nullspace_gain
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
-        self._low = JOINT_LOW + 0.02  # keep a margin off the hard stops
-        self._high = JOINT_HIGH - 0.02
+        self.low = JOINT_LOW + 0.02  # joint targets stay this far inside the hard stops (rad)
+        self.high = JOINT_HIGH - 0.02
 
     def forward(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """TCP position (3,) and quaternion (4,) for arm joints `q` (7,)."""
@@ -77,7 +77,7 @@ class DiffIK:
 
     def solve(self, q0: np.ndarray, pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
         """Joint targets (7,), within the joint limits, that bring the TCP to `pos`, `quat` from seed `q0`."""
-        q = np.clip(np.asarray(q0, dtype=np.float64), self._low, self._high)
+        q = np.clip(np.asarray(q0, dtype=np.float64), self.low, self.high)
         eye = np.eye(6)
         for _ in range(self.iters):
             cur_pos, cur_quat = self.forward(q)
@@ -91,5 +91,5 @@ class DiffIK:
             # (with the damped one it leaks, and a zero command would drift).
             bias = self.nullspace_gain * (self.home - q)  # (7,)
             dq += bias - jac.T @ np.linalg.solve(jj + 1e-8 * eye, jac @ bias)
-            q = np.clip(q + dq, self._low, self._high)
+            q = np.clip(q + dq, self.low, self.high)
         return q
