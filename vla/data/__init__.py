@@ -4,8 +4,8 @@
 """
 
 from vla.data.format import CODEBASE_VERSION, camera_key
-from vla.data.meta import DatasetMeta
+from vla.data.meta import DatasetMeta, load_stats
 from vla.data.reader import DatasetReader
 from vla.data.writer import DatasetWriter
 
-__all__ = ["CODEBASE_VERSION", "DatasetMeta", "DatasetReader", "DatasetWriter", "camera_key"]
+__all__ = ["CODEBASE_VERSION", "DatasetMeta", "DatasetReader", "DatasetWriter", "camera_key", "load_stats"]

@@ -77,6 +77,14 @@ class DatasetMeta:
         return cls(root, info, load_episodes(root, with_episode_stats), load_tasks(root), stats)
 
 
+def load_stats(root: str | Path) -> dict[str, st.Stats]:
+    """meta/stats.json of the dataset at `root` as numpy arrays (key -> {min, max, mean, std, count, q01, ...})."""
+    path = Path(root) / STATS_PATH
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing (a dataset with no saved episode has no stats)")
+    return st.from_json(json.loads(path.read_text()))
+
+
 def load_tasks(root: Path) -> list[str]:
     """Task texts in task_index order (the text is pandas index "task", or an unnamed index column)."""
     path = Path(root) / TASKS_PATH

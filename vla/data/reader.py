@@ -13,6 +13,7 @@ DataLoader workers opens its own decoders in each worker.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ class DatasetReader:
                              f"'index' is not 0..{n - 1} as meta/episodes says (run `vla-dataset validate`)")
         self.episode_index = self.columns["episode_index"].astype(np.int64)
         self._videos: dict[Path, VideoReader] = {}
+        self._pid = os.getpid()
+        self._inherited: list[VideoReader] = []
 
     def __len__(self) -> int:
         return self.meta.num_frames
@@ -65,6 +68,11 @@ class DatasetReader:
         return reader.frames(np.asarray(frame_indices, dtype=np.int64) + start)
 
     def _video(self, path: Path) -> VideoReader:
+        if self._pid != os.getpid():  # forked (a DataLoader worker): the parent's decoders are not ours.
+            # Keep them referenced but unused: freeing an inherited FFmpeg context in the child waits on
+            # decoder threads that do not exist there, and the worker hangs.
+            self._inherited = list(self._videos.values())
+            self._videos, self._pid = {}, os.getpid()
         if path not in self._videos:
             self._videos[path] = VideoReader(path, self.meta.fps)
         return self._videos[path]
@@ -101,7 +109,7 @@ class DatasetReader:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_videos"] = {}  # decoders are per process
+        state["_videos"], state["_inherited"] = {}, []  # decoders are per process
         return state
 
 
