@@ -1,7 +1,18 @@
 """The MuJoCo tabletop: a Panda-like arm, colored blocks and bowls, language tasks and scripted experts.
 
-Importing this package imports nothing heavy; `sim.tabletop.env` (mujoco, gymnasium) is loaded when an env
-is made. `register()` adds the gymnasium id "vla/Tabletop-v0" (kwargs: task=..., render_mode=..., and any
+    from sim.tabletop import family
+    env = family.make("place", seed=0, cameras=("front", "wrist"), image_size=128)
+    expert = family.make_expert(env)            # Policy: reset(instruction), predict_action_chunk(obs)
+    obs, info = env.reset()
+    expert.reset(obs["instruction"])
+    obs, reward, terminated, truncated, info = env.step(expert.predict_action_chunk(obs)[0])
+
+Modules: `scene` (MJCF), `physics` (model/data, layout, stepping), `ik` (DLS IK), `render` (fast EGL
+cameras), `env` (`TabletopEnv`), `tasks` (`ALL_TASKS`), `predicates`, `experts` (primitives `Touch`,
+`Pick`, `Place`, `Push`, `PrimitivePolicy`, `make_expert`), `family` (the `sim.registry` contract).
+
+Importing this package imports nothing heavy; mujoco and gymnasium load when an env is made.
+`register()` adds the gymnasium id "vla/Tabletop-v0" (kwargs: task=..., render_mode=..., and any
 `TabletopEnv` setting), e.g. `gymnasium.make("vla/Tabletop-v0", task="pick")`.
 """
 

@@ -25,8 +25,8 @@ FAST, SLOW = 0.035, 0.018  # expert step sizes (m per control step)
 OPEN, CLOSED = 1.0, -1.0
 RELEASE = 0.3  # opens to ~5 cm: lets go of a 4 cm block without sweeping into its neighbours
 PUSH_Z = 0.02  # TCP height while pushing: the finger pads clear the table by ~8 mm
-PHASE_BUDGET = 40
-MAX_RETRIES = 2  # Pick tries again this often when it finds its hand empty after lifting  # control steps before a phase gives up and the next one starts
+PHASE_BUDGET = 40  # control steps before a phase gives up and the next one starts
+MAX_RETRIES = 2  # Pick tries again this often when it finds its hand empty after lifting
 
 # Push directions as a user watching the `front` camera names them: (world xy unit vector, phrase). The
 # front camera looks at the robot from across the table, so the viewer's left is the world's -y.
@@ -122,7 +122,8 @@ class Primitive:
 
 
 class Pick(Primitive):
-    """Open above block `obj`, descend, close on it, lift it to travel height."""
+    """Rise, open, go above block `obj`, descend, close on it, lift it to travel height; if the hand comes
+    up empty it tries again (up to MAX_RETRIES). A block already in the hand is dropped on the way."""
 
     def __init__(self, obj: str):
         self.obj = obj

@@ -179,7 +179,8 @@ def build_mjcf(spec: SceneSpec) -> str:
   <worldbody>
     <light pos="0.4 0 1.5" dir="0 0 -1" diffuse="0.5 0.5 0.5" castshadow="false"/>
     <geom name="floor" type="plane" size="3 3 0.1" pos="0 0 -0.75" rgba="0.35 0.38 0.42 1" contype="0" conaffinity="0"/>
-    <geom name="table" type="box" size="0.55 0.7 0.02" pos="0.45 0 -0.02" rgba="0.62 0.5 0.38 1" friction="0.5 0.005 0.0001" contype="2" conaffinity="1"/>
+    <geom name="table" type="box" size="0.55 0.7 0.02" pos="0.45 0 -0.02" rgba="0.62 0.5 0.38 1"
+          friction="0.5 0.005 0.0001" contype="2" conaffinity="1"/>
     <camera name="front" pos="{_fmt(front_pos)}" xyaxes="{_look_at(front_pos, front_target)}" fovy="50"/>
     {_arm()}
     {blocks}
