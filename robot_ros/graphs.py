@@ -21,6 +21,7 @@ EXECUTABLES: dict[str, str] = {
     "policy_node": "robot_ros.policy_node",
     "sim_bridge_node": "robot_ros.sim_bridge_node",
     "recorder_node": "robot_ros.recorder_node",
+    "planner_node": "robot_ros.planner_node",
 }
 
 
@@ -76,6 +77,18 @@ def _policy_params(cameras: Any) -> dict[str, Any]:
             "start_enabled": Arg("start_enabled"), "control_rate_hz": Arg("control_rate_hz"), "cameras": cameras}
 
 
+def _planner(enabled_by: str, remappings: tuple = ()) -> tuple[tuple[LaunchArg, ...], NodeSpec]:
+    args = (LaunchArg(enabled_by, "false" if enabled_by == "use_planner" else "true",
+                      "run the SayCan planner (vla/command -> vla/instruction steps)"),
+            LaunchArg("blocks", "[red block, blue block, yellow block]", "planner scene: block names"),
+            LaunchArg("bowls", "[green bowl]", "planner scene: bowl names"),
+            LaunchArg("step_timeout_s", "60.0", "a step without a verdict on vla/step_result fails after this"))
+    node = NodeSpec("planner_node", "planner_node", {
+        "blocks": Arg("blocks"), "bowls": Arg("bowls"), "step_timeout_s": Arg("step_timeout_s")},
+        remappings=remappings, condition=enabled_by)
+    return args, node
+
+
 def sim_graph() -> Graph:
     """Sim bridge + policy (+ recorder): the whole loop on one machine, no robot."""
     args = (LaunchArg("task_id", "tabletop/pick", "sim task id"),
@@ -85,6 +98,8 @@ def sim_graph() -> Graph:
             *_policy_args("noop", "false", "true"),
             LaunchArg("record", "false", "also run the recorder"),
             LaunchArg("dataset_root", "outputs/ros_sim_dataset", "recorder dataset directory"))
+    planner_args, planner = _planner("use_planner")
+    args += planner_args
     bridge = NodeSpec("sim_bridge_node", "sim_bridge_node", {
         "task_id": Arg("task_id"), "seed": Arg("seed"), "cameras": Arg("cameras"), "image_size": Arg("image_size")})
     policy = NodeSpec("policy_node", "policy_node", {**_policy_params(Arg("cameras")), "task_id": Arg("task_id")},
@@ -92,7 +107,7 @@ def sim_graph() -> Graph:
     recorder = NodeSpec("recorder_node", "recorder_node", {
         "root": Arg("dataset_root"), "cameras": Arg("cameras"), "fps": 10, "robot_type": "tabletop"},
         condition="record")
-    return Graph("sim", "tabletop/Meta-World sim bridge driven by a policy", args, (bridge, policy, recorder))
+    return Graph("sim", "tabletop/Meta-World sim bridge driven by a policy", args, (bridge, policy, recorder, planner))
 
 
 TOPIC_ARGS = (  # robot.launch.py: each default topic can be pointed at the robot's own
@@ -105,6 +120,10 @@ TOPIC_ARGS = (  # robot.launch.py: each default topic can be pointed at the robo
     ("vla/gripper", "gripper_topic", "vla/gripper"),
     ("vla/joint_command", "joint_command_topic", "joint_trajectory_controller/joint_trajectory"),
 )
+PLANNER_TOPIC_ARGS = (
+    ("vla/command", "command_topic", "vla/command"),
+    ("vla/step_result", "step_result_topic", "vla/step_result"),
+)
 
 
 def robot_graph() -> Graph:
@@ -116,7 +135,13 @@ def robot_graph() -> Graph:
     policy = NodeSpec("policy_node", "policy_node", _policy_params(Arg("cameras")),
                       remappings=tuple((topic, Arg(arg)) for topic, arg, _ in TOPIC_ARGS),
                       params_file=Arg("params_file"))
-    return Graph("robot", "the VLA policy on a robot, dry run until told otherwise", args, (policy,))
+    planner_args, planner = _planner("with_planner", remappings=(
+        ("vla/instruction", Arg("instruction_topic")),
+        *((topic, Arg(arg)) for topic, arg, _ in PLANNER_TOPIC_ARGS)))
+    args += planner_args + tuple(LaunchArg(arg, default, f"topic for {topic}")
+                                 for topic, arg, default in PLANNER_TOPIC_ARGS)
+    return Graph("robot", "the VLA policy (+ SayCan planner) on a robot, dry run until told otherwise", args,
+                 (policy, planner))
 
 
 def record_graph() -> Graph:
@@ -161,6 +186,7 @@ SCHEMAS: dict[str, str] = {
     "policy_node": "robot_ros.policy_config:PolicyNodeConfig",
     "sim_bridge_node": "robot_ros.sim_bridge_node:SimBridgeConfig",
     "recorder_node": "robot_ros.recorder_node:RecorderConfig",
+    "planner_node": "robot_ros.planner_node:PlannerNodeConfig",
 }
 
 
