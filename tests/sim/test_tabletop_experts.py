@@ -112,3 +112,23 @@ def test_push_rejects_bad_directions():
         Push("red block", (0.0, 0.0))
     with pytest.raises(ValueError, match="upward"):
         Push("red block", "upward")
+
+
+def test_place_on_a_block_after_wandering_while_holding():
+    """Place works from wherever the arm was left, with a block in hand: here onto another block."""
+    env = TabletopEnv("stack", seed=5, cameras=("front",), image_size=16, terminate_on_success=False)
+    try:
+        env.reset()
+        top, bottom = env.episode.goal["top"], env.episode.goal["bottom"]
+        pick = PrimitivePolicy(env, [Pick(top)])
+        pick.reset("")
+        drive(env, pick)
+        for _ in range(4):  # carry it off somewhere else, lower
+            env.step(np.array([-0.02, 0.03, -0.015, 0.0, 0.0, 0.1, -1.0]))
+        assert env.held_object() == top
+        place = PrimitivePolicy(env, [Place(bottom)])
+        place.reset("")
+        drive(env, place)
+        assert predicates.is_on(env, top, bottom)
+    finally:
+        env.close()
