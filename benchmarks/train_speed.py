@@ -6,7 +6,10 @@
 Each precision runs in its own process (so peak RSS is that precision's alone) through the real loop
 (`vla.train.loop.Trainer.train_step`: Accelerate, AdamW, clipping, warmup/cosine) on fake samples with the
 tiny config's shapes (conf/model/tiny.yaml, `vla.model.fake.fake_samples`); the first `--warmup` steps are
-not timed. Prints a table and writes benchmarks/results/train_speed.json.
+not timed. Besides wall-clock samples/s it reports samples per second of the main thread's CPU time (with
+one torch thread the work runs on that thread), which is what the wall rate would be on an idle core, and
+the 1-minute load average, since a shared machine slows the wall rate. Prints a table and writes
+benchmarks/results/train_speed.json.
 """
 
 from __future__ import annotations
@@ -63,13 +66,15 @@ def measure(precision: str, args: argparse.Namespace) -> dict:
         batches = trainer.batches()
         for _ in range(args.warmup):
             trainer.train_step(batches)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         losses = [trainer.train_step(batches)[0] for _ in range(args.steps)]
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.thread_time() - cpu_start
     return {
         "precision": precision,
         "samples_per_s": args.steps * args.batch_size / seconds,
+        "samples_per_cpu_s": args.steps * args.batch_size / cpu_seconds,
         "step_ms": 1000 * seconds / args.steps,
+        "load_avg_1min": os.getloadavg()[0],
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "final_loss": losses[-1],
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
@@ -94,10 +99,11 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(row))
         return row
     rows = [_child(p, args) for p in ("bf16", "fp32")]
-    print(f"{'precision':<10}{'samples/s':>11}{'step ms':>10}{'peak RSS MiB':>14}{'loss':>9}")
+    print(f"{'precision':<10}{'samples/s':>11}{'per CPU-s':>11}{'step ms':>10}{'peak RSS MiB':>14}{'loss':>9}"
+          f"{'load':>7}")
     for r in rows:
-        print(f"{r['precision']:<10}{r['samples_per_s']:>11.1f}{r['step_ms']:>10.1f}{r['peak_rss_mib']:>14.0f}"
-              f"{r['final_loss']:>9.3f}")
+        print(f"{r['precision']:<10}{r['samples_per_s']:>11.1f}{r['samples_per_cpu_s']:>11.1f}{r['step_ms']:>10.1f}"
+              f"{r['peak_rss_mib']:>14.0f}{r['final_loss']:>9.3f}{r['load_avg_1min']:>7.1f}")
     bf16 = rows[0]["samples_per_s"]
     result = {
         "model": args.model, "batch_size": args.batch_size, "timed_steps": args.steps, "threads": 1,
@@ -107,6 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
              "target": f">= {TARGET_BF16:g}", "ok": bf16 >= TARGET_BF16},
             {"metric": "train samples/s (fp32)", "value": round(rows[1]["samples_per_s"], 1), "unit": "samples/s",
              "target": "", "ok": ""},
+            {"metric": "train samples per thread-CPU-s (bf16; wall rate without other load)",
+             "value": round(rows[0]["samples_per_cpu_s"], 1), "unit": "samples/s", "target": "", "ok": ""},
             {"metric": "peak RSS (bf16)", "value": round(rows[0]["peak_rss_mib"]), "unit": "MiB", "target": "", "ok": ""},
             {"metric": "peak RSS (fp32)", "value": round(rows[1]["peak_rss_mib"]), "unit": "MiB", "target": "", "ok": ""},
         ],

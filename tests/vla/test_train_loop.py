@@ -271,3 +271,21 @@ def test_resume_refuses_another_process_count(tmp_path, dataset):
     progress.write_text(progress.read_text().replace('"world_size": 1', '"world_size": 2'))
     with pytest.raises(ValueError, match="saved by 2 processes, this run has 1"):
         train(make_cfg(tmp_path, dataset, steps=4, eval_every=5))
+
+
+@pytest.mark.slow
+def test_smollm2_lora_fine_tune(tmp_path, dataset):
+    """The real pretrained SmolLM2-135M (GGUF, offline) under LoRA; the 32 px frames are resized to 128."""
+    from omegaconf import OmegaConf
+
+    from vla.train.run import train
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "model" / "smollm2.yaml"
+    model = {**OmegaConf.to_container(OmegaConf.load(conf)), "state_dim": 8}
+    cfg = make_cfg(tmp_path, dataset, model=model, steps=2, batch_size=2, finetune="lora", freeze=["vision"],
+                   lora={"rank": 8, "alpha": 16.0})
+    result = train(cfg)
+    assert all(np.isfinite(list(result.losses.values())))
+    assert np.isfinite(result.evals[2]["action_l1"])
+    assert (result.checkpoint / "adapter" / "adapter_model.safetensors").is_file()
+    assert (result.checkpoint / "train_state" / "lora_base.safetensors").is_file()
