@@ -34,3 +34,11 @@ def test_other_lm_families_use_the_hf_decoder():
     assert not stepper.supports_stepper(model.lm)
     ids = model.predict_action_ids(cfg.fake_batch(2))
     assert ids.shape == (2, 14) and bool((ids >= model.action_tokenizer.token_offset).all())
+
+
+@pytest.mark.parametrize("mode", ["parallel", "generate_nocache"])
+def test_speed_benchmark_measures_one_mode(mode):
+    from benchmarks.vla_speed import main
+
+    row = main(["--one", mode, "--steps", "1", "--warmup", "0"])
+    assert row["mode"] == mode and row["median_ms"] > 0 and row["chunk_shape"] == [4, 7]
