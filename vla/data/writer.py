@@ -164,23 +164,62 @@ class DatasetWriter:
     def save_episode(self, task: str) -> int:
         """Commit the episode in progress with its task text; returns its episode_index."""
         self._check_open()
-        if not isinstance(task, str) or not task.strip():
-            raise ValueError(f"task must be a non-empty string, got {task!r}")
         length = self.episode_length
         if length == 0:
             raise ValueError("save_episode: no frames were added to this episode")
         counts = {k: len(v) for k, v in self._buffer.items()} | {k: e.count for k, e in self._encoders.items()}
         if len(set(counts.values())) != 1:
             raise ValueError(f"features have different frame counts in this episode: {counts}")
+        videos = {}
+        for key, enc in self._encoders.items():
+            enc.close()
+            videos[key] = enc.path
+        image_stats = {k: acc.stats() for k, acc in self._image_stats.items()}
+        numeric = {k: np.stack(v) for k, v in self._buffer.items()}
+        return self._commit_episode(task, length, numeric, videos, image_stats)
+
+    def add_episode(self, task: str, numeric: dict[str, np.ndarray], videos: dict[str, Path],
+                    image_stats: dict[str, st.Stats]) -> int:
+        """Commit a whole episode at once (merge/split copy episodes this way, without re-encoding).
+
+        `numeric`: user feature -> (T, ...) values; `videos`: camera key -> an MP4 holding exactly its T
+        frames (moved into the dataset); `image_stats`: camera key -> that episode's image stats.
+        """
+        self._check_open()
+        if self.episode_length:
+            raise RuntimeError("add_episode: an episode is in progress; save or discard it first")
+        want = set(self.user_features)
+        got = set(numeric) | set(videos)
+        if got != want:
+            raise KeyError(f"add_episode keys do not match the dataset features: missing {sorted(want - got)}, "
+                           f"unexpected {sorted(got - want)}")
+        lengths = {k: len(v) for k, v in numeric.items()}
+        length = next(iter(lengths.values())) if lengths else 0
+        for key, values in numeric.items():
+            for row in values[:1]:
+                _check_value(key, row, self.user_features[key])
+        if len(set(lengths.values())) > 1 or length == 0:
+            raise ValueError(f"add_episode: features need the same non-zero frame count, got {lengths}")
+        self._stage = journal.new_stage(self.root)
+        staged = {}
+        for key, path in videos.items():
+            staged[key] = self._stage / f"{key}.episode.mp4"
+            shutil.move(str(path), staged[key])
+        numeric = {k: np.asarray(v).astype(self.user_features[k]["dtype"]) for k, v in numeric.items()}
+        return self._commit_episode(task, length, numeric, staged, image_stats)
+
+    def _commit_episode(self, task: str, length: int, numeric: dict[str, np.ndarray], videos: dict[str, Path],
+                        image_stats: dict[str, st.Stats]) -> int:
+        if not isinstance(task, str) or not task.strip():
+            raise ValueError(f"task must be a non-empty string, got {task!r}")
         if self._stage is None:
             self._stage = journal.new_stage(self.root)
         ep = len(self.meta.episodes)
         tasks = self.meta.tasks + ([task] if task not in self.meta.tasks else [])
-        columns = self._episode_columns(ep, length, tasks.index(task))
+        columns = self._episode_columns(numeric, ep, length, tasks.index(task))
         row: dict[str, Any] = {"episode_index": ep, "tasks": [task], "length": length}
-        moves = self._stage_videos(row, length) + self._stage_data(row, columns)
-        ep_stats = {k: st.numeric_stats(v) for k, v in columns.items()}
-        ep_stats |= {k: acc.stats() for k, acc in self._image_stats.items()}
+        moves = self._stage_videos(row, length, videos) + self._stage_data(row, columns)
+        ep_stats = {k: st.numeric_stats(v) for k, v in columns.items()} | dict(image_stats)
         row.update({f"stats/{k}/{name}": np.asarray(v).tolist() for k, s in ep_stats.items() for name, v in s.items()})
         moves += self._stage_episode_row(row)
         if len(tasks) != len(self.meta.tasks):
@@ -200,10 +239,11 @@ class DatasetWriter:
         self._buffer, self._encoders, self._image_stats, self._stage = {}, {}, {}, None
         return ep
 
-    def _episode_columns(self, ep: int, length: int, task_index: int) -> dict[str, np.ndarray]:
+    def _episode_columns(self, numeric: dict[str, np.ndarray], ep: int, length: int,
+                         task_index: int) -> dict[str, np.ndarray]:
         """Every non-video column of the episode as numpy, in info.json feature order."""
         start = self.meta.num_frames
-        cols = {k: np.stack(v) for k, v in self._buffer.items()}
+        cols = dict(numeric)
         cols["timestamp"] = (np.arange(length) / self.meta.fps).astype(np.float32)
         cols["frame_index"] = np.arange(length, dtype=np.int64)
         cols["episode_index"] = np.full(length, ep, dtype=np.int64)
@@ -229,23 +269,22 @@ class DatasetWriter:
             return (*next_file(*last, int(self.meta.info["chunks_size"])), False)
         return (*last, True)
 
-    def _stage_videos(self, row: dict[str, Any], length: int) -> list[tuple[str, str]]:
+    def _stage_videos(self, row: dict[str, Any], length: int, videos: dict[str, Path]) -> list[tuple[str, str]]:
         moves = []
         fps = self.meta.fps
-        for key, enc in self._encoders.items():
-            enc.close()
+        for key, episode_mp4 in videos.items():
             template = self.meta.info["video_path"]
             path_of = lambda c, f, key=key: self.root / template.format(video_key=key, chunk_index=c, file_index=f)
             chunk, file, append = self._target(f"videos/{key}", path_of, self.meta.info["video_files_size_in_mb"],
-                                               os.path.getsize(enc.path))
+                                               os.path.getsize(episode_mp4))
             staged = f"{key}.mp4"
             start = 0
             if append:
                 start = int(round(float(self.meta.episodes[-1][f"videos/{key}/to_timestamp"]) * fps))
-                concat_videos([path_of(chunk, file), enc.path], [start, length], self._stage / staged, fps)
-                enc.path.unlink()
+                concat_videos([path_of(chunk, file), episode_mp4], [start, length], self._stage / staged, fps)
+                episode_mp4.unlink()
             else:
-                os.replace(enc.path, self._stage / staged)
+                os.replace(episode_mp4, self._stage / staged)
             row.update({f"videos/{key}/chunk_index": chunk, f"videos/{key}/file_index": file,
                         f"videos/{key}/from_timestamp": start / fps,
                         f"videos/{key}/to_timestamp": (start + length) / fps})
