@@ -121,15 +121,17 @@ def metaworld_rate(steps: int, seed: int = 0, env_name: str = "pick-place-v3") -
     try:
         env.reset(seed=seed)
         acts = _actions(np.random.default_rng(seed), steps + 20, np.ones(4))
-        for a in acts[:20]:
-            env.step(a)
+        def step(action):
+            if any(env.step(action)[2:4]):  # Meta-World truncates at 500 steps: start a new episode
+                env.reset()
             renderer.update_scene(base.data, camera="corner2")
             renderer.render()
+
+        for a in acts[:20]:
+            step(a)
         with _Clock() as clock:
             for a in acts[20:]:
-                env.step(a)
-                renderer.update_scene(base.data, camera="corner2")
-                renderer.render()
+                step(a)
         dt = float(base.dt)
     finally:
         renderer.close()
