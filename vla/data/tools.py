@@ -61,6 +61,16 @@ def _reencode(src: Path, start: int, length: int, fps: int, out: Path, codec: st
     reader.close()
 
 
+LEROBOT_COLUMNS = ("episode_index", "tasks", "length", "dataset_from_index", "dataset_to_index")
+LEROBOT_PREFIXES = ("data/", "videos/", "meta/", "stats/")
+
+
+def extra_columns(row: dict) -> dict:
+    """The columns of an episode row that LeRobot does not define (e.g. "record/seed"), non-null only."""
+    return {k: v for k, v in row.items() if k not in LEROBOT_COLUMNS and not k.startswith(LEROBOT_PREFIXES)
+            and v is not None and isinstance(v, (bool, int, float, str))}
+
+
 def copy_episodes(src: DatasetReader, episodes: Sequence[int], writer: DatasetWriter) -> int:
     """Append `episodes` of `src` to `writer`'s dataset in the given order; returns how many were copied."""
     rows = load_episodes(src.root, with_stats=True)
@@ -79,7 +89,7 @@ def copy_episodes(src: DatasetReader, episodes: Sequence[int], writer: DatasetWr
             stats = episode_stats(rows[e])
             image_stats = {k: stats[k] for k in src.meta.video_keys}
             task = ep["tasks"][0] if ep.get("tasks") else src.meta.tasks[int(src.columns["task_index"][lo])]
-            writer.add_episode(task, numeric, videos, image_stats)
+            writer.add_episode(task, numeric, videos, image_stats, extra_columns(ep))
     return len(episodes)
 
 

@@ -65,7 +65,7 @@ class DatasetWriter:
                video_files_size_in_mb: int = DEFAULT_VIDEO_FILE_SIZE_IN_MB) -> "DatasetWriter":
         """Start a new dataset at `root` (which must not exist, or be an empty directory)."""
         root = Path(root)
-        if root.exists() and any(p.name not in (journal.WRITER_LOCK, journal.COMMIT_LOCK) for p in root.iterdir()):
+        if root.exists() and any(not p.name.startswith(".") for p in root.iterdir()):  # hidden: locks, tools' state
             raise FileExistsError(f"cannot create a dataset at {root}: it exists and is not empty "
                                   f"(use DatasetWriter.open to append)")
         info = make_info(fps, validate_features(features), robot_type, codec, chunks_size,
@@ -161,8 +161,12 @@ class DatasetWriter:
         self._buffer, self._encoders, self._image_stats, self._stage = {}, {}, {}, None
 
     # ---- saving --------------------------------------------------------------------------------------
-    def save_episode(self, task: str) -> int:
-        """Commit the episode in progress with its task text; returns its episode_index."""
+    def save_episode(self, task: str, extra: dict[str, Any] | None = None) -> int:
+        """Commit the episode in progress with its task text; returns its episode_index.
+
+        `extra`: scalar columns added to this episode's row in meta/episodes (e.g. {"record/seed": 3});
+        LeRobot ignores columns it does not know, and `DatasetMeta.episodes` rows carry them.
+        """
         self._check_open()
         length = self.episode_length
         if length == 0:
@@ -176,10 +180,10 @@ class DatasetWriter:
             videos[key] = enc.path
         image_stats = {k: acc.stats() for k, acc in self._image_stats.items()}
         numeric = {k: np.stack(v) for k, v in self._buffer.items()}
-        return self._commit_episode(task, length, numeric, videos, image_stats)
+        return self._commit_episode(task, length, numeric, videos, image_stats, extra)
 
     def add_episode(self, task: str, numeric: dict[str, np.ndarray], videos: dict[str, Path],
-                    image_stats: dict[str, st.Stats]) -> int:
+                    image_stats: dict[str, st.Stats], extra: dict[str, Any] | None = None) -> int:
         """Commit a whole episode at once (merge/split copy episodes this way, without re-encoding).
 
         `numeric`: user feature -> (T, ...) values; `videos`: camera key -> an MP4 holding exactly its T
@@ -206,18 +210,23 @@ class DatasetWriter:
             staged[key] = self._stage / f"{key}.episode.mp4"
             shutil.move(str(path), staged[key])
         numeric = {k: np.asarray(v).astype(self.user_features[k]["dtype"]) for k, v in numeric.items()}
-        return self._commit_episode(task, length, numeric, staged, image_stats)
+        return self._commit_episode(task, length, numeric, staged, image_stats, extra)
 
     def _commit_episode(self, task: str, length: int, numeric: dict[str, np.ndarray], videos: dict[str, Path],
-                        image_stats: dict[str, st.Stats]) -> int:
+                        image_stats: dict[str, st.Stats], extra: dict[str, Any] | None) -> int:
         if not isinstance(task, str) or not task.strip():
             raise ValueError(f"task must be a non-empty string, got {task!r}")
+        for key, value in (extra or {}).items():
+            if key.startswith(("stats/", "data/", "videos/", "meta/")) or key in ("episode_index", "tasks", "length"):
+                raise ValueError(f"extra column {key!r} would shadow a LeRobot episode column")
+            if not isinstance(value, (bool, int, float, str)):
+                raise ValueError(f"extra column {key!r} must be a bool/int/float/str, got {value!r}")
         if self._stage is None:
             self._stage = journal.new_stage(self.root)
         ep = len(self.meta.episodes)
         tasks = self.meta.tasks + ([task] if task not in self.meta.tasks else [])
         columns = self._episode_columns(numeric, ep, length, tasks.index(task))
-        row: dict[str, Any] = {"episode_index": ep, "tasks": [task], "length": length}
+        row: dict[str, Any] = {"episode_index": ep, "tasks": [task], "length": length, **(extra or {})}
         moves = self._stage_videos(row, length, videos) + self._stage_data(row, columns)
         ep_stats = {k: st.numeric_stats(v) for k, v in columns.items()} | dict(image_stats)
         row.update({f"stats/{k}/{name}": np.asarray(v).tolist() for k, s in ep_stats.items() for name, v in s.items()})

@@ -1,0 +1,51 @@
+"""The typed schema of `vla-record` (conf/record.yaml selects and overrides it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RecordConfig:
+    """What to record, where, and how.
+
+    tasks: suite names ("tabletop/basic") or task ids ("metaworld/reach-v3"), see `sim.registry`.
+    episodes_per_task: seeds seed, seed+1, ... per task; a (task, seed) already in the dataset (or tried and
+      failed, when keep_failed is false) is skipped, so a rerun resumes.
+    keep_failed: also keep episodes where the expert did not succeed (default: successes only).
+    """
+
+    tasks: list[str] = field(default_factory=lambda: ["tabletop/pick"])
+    episodes_per_task: int = 10
+    seed: int = 0
+    out: str = "outputs/data/record"
+    workers: int = 1
+    cameras: list[str] | None = None
+    image_size: int | None = None
+    max_episode_steps: int | None = None
+    replan_every: int | None = None
+    keep_failed: bool = False
+    codec: str = "h264"
+    progress: bool = True
+    start_method: str = "spawn"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.tasks:
+            raise ValueError("RecordConfig.tasks must name at least one suite or task, got []")
+        if self.episodes_per_task < 1:
+            raise ValueError(f"RecordConfig.episodes_per_task must be >= 1, got {self.episodes_per_task}")
+        if self.workers < 1:
+            raise ValueError(f"RecordConfig.workers must be >= 1, got {self.workers}")
+        if self.image_size is not None and self.image_size < 8:
+            raise ValueError(f"RecordConfig.image_size must be >= 8 or null, got {self.image_size}")
+        if self.replan_every is not None and self.replan_every < 1:
+            raise ValueError(f"RecordConfig.replan_every must be >= 1 or null, got {self.replan_every}")
+        if self.codec not in ("h264", "av1"):
+            raise ValueError(f"RecordConfig.codec must be 'h264' or 'av1', got {self.codec!r}")
+        if self.start_method not in ("spawn", "forkserver"):
+            raise ValueError(f"RecordConfig.start_method must be 'spawn' or 'forkserver' (never fork: MuJoCo GL "
+                             f"contexts do not survive it), got {self.start_method!r}")
+        if not self.out:
+            raise ValueError("RecordConfig.out must be a directory path, got ''")
