@@ -26,7 +26,7 @@ from vla.io import atomic_write_json, atomic_write_text
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 # The scripts, in the order they run (fast first). Each is `python -m benchmarks.<name>`.
-ALL_BENCHMARKS = ("sim_speed", "action_tokens", "data_loader", "vla_speed", "train_speed", "planner_speed", "ros_latency")
+ALL_BENCHMARKS = ("sim_speed", "bench_speed", "action_tokens", "data_loader", "vla_speed", "train_speed", "planner_speed", "ros_latency")
 PACKAGES = ("numpy", "torch", "transformers", "mujoco", "metaworld", "gymnasium", "pyarrow", "av")
 
 
