@@ -101,6 +101,10 @@ def _apply(root: Path, stage: Path) -> None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
     shutil.rmtree(stage)
+    try:
+        stage.parent.rmdir()  # the last stage: leave no empty .staging behind
+    except OSError:
+        pass
 
 
 def recover_if_idle(root: Path) -> list[str]:
