@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
+from accelerate.logging import get_logger
 
 from vla.config import to_dict
 from vla.io import atomic_write_json
@@ -36,6 +37,7 @@ from vla.train.state import (STATE_DIR, capture_rng, gather_optimizer_state, loa
                              read_progress, read_rng_state, read_scheduler_state, restore_rng,
                              write_train_state)
 
+log = get_logger(__name__)  # Accelerate's: logs on the main process only
 LORA_BASE_FILE = "lora_base.safetensors"  # in train_state/: unmerged base weights of the LoRA layers
 
 
@@ -199,6 +201,8 @@ class Trainer:
                 result.evals[self.step] = self._evaluate()
             if self.step % cfg.save_every == 0 or last:
                 result.checkpoint = self.save()
+                log.info("step %d: saved %s", self.step, result.checkpoint)
+        batches.close()  # stops DataLoader workers now rather than at garbage collection
         bar.close()
         if not result.checkpoint.name:  # resumed at the final step: nothing was left to do
             result.checkpoint = checkpoints.latest_checkpoint(cfg.output_dir) or Path()

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate.logging import get_logger
 
 from vla.config import to_dataclass
 from vla.train import checkpoints
@@ -28,6 +29,8 @@ from vla.train.data import (DataSplit, TransformedFrames, action_chunks, frame_d
 from vla.train.finetune import ADAPTER_DIR, apply_lora, freeze_parts, load_adapter
 from vla.train.loop import LORA_BASE_FILE, Components
 from vla.train.state import STATE_DIR
+
+log = get_logger(__name__)  # Accelerate's: logs on the main process only
 
 
 def resolve_resume(cfg: TrainConfig) -> Path | None:
@@ -73,6 +76,7 @@ def _fit_fast(action_tokenizer: Any, split: DataSplit, normalizer: Any, horizon:
             reader = DatasetReader(root)
             raw.append(action_chunks(reader.columns, meta, eps, horizon))
         chunks = normalizer.normalize("action", np.concatenate(raw))  # (N, H, A)
+        log.info("fitting the FAST action tokenizer on %d training chunks", len(chunks))
         with tempfile.TemporaryDirectory() as tmp:
             action_tokenizer.fit(chunks).save(tmp)
             fitted_files = [{p.name: p.read_text() for p in Path(tmp).iterdir()}]
@@ -113,16 +117,22 @@ def build_components(cfg: TrainConfig, accelerator: Any) -> Components:
     resume = resolve_resume(cfg)
     model_cfg = to_dataclass(cfg.model, VLAConfig)
     if resume is not None:
+        log.info("resuming from %s", resume)
         model, normalizer, toks = _restore_model(resume)
         model_cfg, text_tokenizer = model.cfg, toks.text
         split = open_data(cfg.data.roots, cfg.data.heldout_fraction, cfg.seed, model_cfg)
     else:
+        log.info("fine-tuning from %s" % cfg.init_from if cfg.init_from else "training from scratch")
         split = open_data(cfg.data.roots, cfg.data.heldout_fraction, cfg.seed, model_cfg)
         model, text_tokenizer = _new_model(cfg, model_cfg, split, accelerator)
         model_cfg, normalizer = model.cfg, split.normalizer
         if cfg.finetune == "lora":
             apply_lora(model, cfg.lora)
     freeze_parts(model, cfg.freeze)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log.info("model: %.2fM parameters, %.2fM trainable (finetune=%s, freeze=%s); episodes train %s, held-out %s",
+             sum(p.numel() for p in model.parameters()) / 1e6, trainable / 1e6, cfg.finetune, cfg.freeze,
+             [len(e) for e in split.train_episodes], [len(e) for e in split.heldout_episodes])
     model.train()
     action_tokenizer = model.action_tokenizer
     steps = make_input_transforms(cameras=model_cfg.cameras, normalizer=normalizer, text_tokenizer=text_tokenizer,
