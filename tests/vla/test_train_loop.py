@@ -289,3 +289,13 @@ def test_smollm2_lora_fine_tune(tmp_path, dataset):
     assert np.isfinite(result.evals[2]["action_l1"])
     assert (result.checkpoint / "adapter" / "adapter_model.safetensors").is_file()
     assert (result.checkpoint / "train_state" / "lora_base.safetensors").is_file()
+
+
+def test_resume_with_more_steps_extends_the_schedule(tmp_path, dataset):
+    from vla.train.run import train
+
+    train(make_cfg(tmp_path, dataset, steps=2, eval_every=5))
+    longer = train(make_cfg(tmp_path, dataset, steps=4, eval_every=5))
+    assert sorted(longer.losses) == [3, 4]
+    sched = json.loads((tmp_path / "checkpoints/last/train_state/scheduler.json").read_text())
+    assert sched["lr_lambdas"][0]["total_steps"] == 4 and sched["last_epoch"] == 4

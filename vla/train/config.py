@@ -108,7 +108,7 @@ class TrainConfig:
     resume: str = "auto"  # auto: continue if output_dir has a checkpoint; true: must; false: must not
     finetune: str = "full"  # full | lora
     freeze: list[str] = field(default_factory=list)  # model parts kept fixed, e.g. [vision, lm]
-    init_from: Optional[str] = None  # a checkpoint dir whose weights start this run (fine-tuning)
+    init_from: Optional[str] = None  # a checkpoint dir whose weights start this run (ignored when resuming)
     progress: bool = True  # tqdm bar on the main process
 
     def __post_init__(self) -> None:

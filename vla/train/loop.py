@@ -124,7 +124,14 @@ class Trainer:
                              "exactly. Resume with the same number of processes, or start a new output_dir "
                              "with init_from to fine-tune from it")
         load_optimizer_state(ckpt, self.acc.unwrap_model(self.model), self._raw_optimizer())
-        self.scheduler.load_state_dict(read_scheduler_state(ckpt))
+        saved = read_scheduler_state(ckpt)
+        schedule = self.scheduler.lr_lambdas[0].__dict__
+        if saved["lr_lambdas"][0] != schedule:
+            log.warning("the lr schedule changed since %s (%s -> %s); it continues on the new one", ckpt,
+                        saved["lr_lambdas"][0], schedule)
+        # The step count comes from the checkpoint, the schedule's shape from this run's config (the same
+        # numbers unless `steps`/`optim` changed, e.g. to extend a finished run).
+        self.scheduler.load_state_dict({**saved, "lr_lambdas": [None] * len(saved["lr_lambdas"])})
         self.step, self.position = int(progress["step"]), OrderState.from_dict(progress["order"])
         restore_rng(read_rng_state(ckpt, self.acc.process_index))
 
