@@ -186,6 +186,7 @@ def test_parallel_decoding_refuses_variable_length_tokens():
 @pytest.mark.parametrize("field,value,match", [
     ("decoding", "beam", "decoding"), ("cameras", [], "cameras"), ("horizon", 0, "horizon"),
     ("projector", {"type": "qformer"}, "projector.type"), ("vision", {"type": "vit"}, "vision.type"),
+    ("action_tokenizer", "bin", "action_tokenizer"), ("max_prompt_len", 0, "max_prompt_len"),
 ])
 def test_config_errors_name_the_field(field, value, match):
     with pytest.raises(ValueError, match=match):

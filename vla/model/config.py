@@ -121,17 +121,21 @@ class VLAConfig:
     `action_token_offset: null` puts them at the end of the vocabulary (RT-2 overwrites the least used
     ids). A variable-length tokenizer (FAST) ends each chunk with `action_eos_id` (null: the LM's
     eos_token_id). `decoding="parallel"` needs a fixed token count (bins, not FAST).
+    `text_tokenizer`: "tiny" (shipped in vla/assets/tiny_tokenizer), "lm" (the pretrained LM's own, e.g.
+    from its GGUF file) or a local tokenizer directory. `action_tokenizer`: a name in
+    `vla.actions.ALL_ACTION_TOKENIZERS`, built with `action_tokenizer_kwargs` (horizon, action_dim and
+    token_offset come from this config).
     """
 
     cameras: list[str] = field(default_factory=lambda: ["front"])
     image_size: int = 128
     vision: VisionConfig = field(default_factory=VisionConfig)
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
-    state_dim: int = 8
+    state_dim: int = 14
     num_state_tokens: int = 1
     lm: LMConfig = field(default_factory=LMConfig)
     text_tokenizer: str = TINY_TOKENIZER
-    action_tokenizer: str = "bin"
+    action_tokenizer: str = "bins"
     action_tokenizer_kwargs: dict[str, Any] = field(default_factory=dict)
     action_token_offset: int | None = None
     action_eos_id: int | None = None
@@ -152,6 +156,11 @@ class VLAConfig:
             raise ValueError(f"num_state_tokens must be >= 0, got {self.num_state_tokens}")
         if self.decoding not in DECODING_MODES:
             raise ValueError(f"decoding must be one of {DECODING_MODES}, got {self.decoding!r}")
+        from vla.actions import ALL_ACTION_TOKENIZERS  # numpy only
+
+        if self.action_tokenizer not in ALL_ACTION_TOKENIZERS:
+            raise ValueError(f"action_tokenizer must be one of {sorted(ALL_ACTION_TOKENIZERS)}, "
+                             f"got {self.action_tokenizer!r}")
         for name in ("action_token_offset", "action_eos_id"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 or null, got {getattr(self, name)}")
