@@ -150,8 +150,8 @@ def _hf_feature(ft: dict[str, Any]) -> dict[str, Any]:
 
 
 def data_schema(features: dict[str, dict[str, Any]]) -> pa.Schema:
-    """Arrow schema of data parquet files: every non-video feature in info order, with HF metadata."""
-    cols = {k: ft for k, ft in features.items() if not is_video(ft)}
+    """Arrow schema of the numeric data parquet columns in info order, with HF metadata."""
+    cols = {k: ft for k, ft in features.items() if ft["dtype"] in NUMERIC_DTYPES}
     hf = {"info": {"features": {k: _hf_feature(ft) for k, ft in cols.items()}}}
     fields = [pa.field(k, _arrow_type(ft)) for k, ft in cols.items()]
     return pa.schema(fields, metadata={b"huggingface": json.dumps(hf).encode()})

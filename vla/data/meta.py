@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vla.data import stats as st
-from vla.data.format import CODEBASE_VERSION, EPISODES_DIR, INFO_PATH, STATS_PATH, TASKS_PATH, is_video
+from vla.data.format import (CODEBASE_VERSION, EPISODES_DIR, INFO_PATH, NUMERIC_DTYPES, STATS_PATH, TASKS_PATH,
+                             is_video)
 
 
 @dataclass
@@ -44,8 +45,21 @@ class DatasetMeta:
         return [k for k, ft in self.features.items() if is_video(ft)]
 
     @property
+    def image_keys(self) -> list[str]:
+        """Cameras stored as PNG bytes inside the data parquet (LeRobot dtype "image"; read-only here)."""
+        return [k for k, ft in self.features.items() if ft["dtype"] == "image"]
+
+    @property
+    def camera_keys(self) -> list[str]:
+        return [k for k, ft in self.features.items() if ft["dtype"] in ("video", "image")]
+
+    @property
+    def numeric_keys(self) -> list[str]:
+        return [k for k, ft in self.features.items() if ft["dtype"] in NUMERIC_DTYPES]
+
+    @property
     def camera_names(self) -> list[str]:
-        return [k.removeprefix("observation.images.") for k in self.video_keys]
+        return [k.removeprefix("observation.images.") for k in self.camera_keys]
 
     @property
     def num_frames(self) -> int:

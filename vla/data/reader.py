@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vla.data import journal
-from vla.data.format import column_to_numpy, is_video
+from vla.data.format import column_to_numpy
 from vla.data.meta import DatasetMeta
 from vla.data.stats import Stats
 from vla.data.video import VideoReader
@@ -38,6 +39,7 @@ class DatasetReader:
             pass
         self.meta = _load_meta_consistent(self.root)
         self.columns = _load_columns(self.meta)  # key -> (N,) or (N, n)
+        self._png = _load_columns(self.meta, self.meta.image_keys)  # key -> PNG struct column (LeRobot "image")
         n = self.meta.num_frames
         index = self.columns.get("index")
         if index is None or len(index) != n or not np.array_equal(index, np.arange(n)):
@@ -60,8 +62,18 @@ class DatasetReader:
         """Values of a numeric feature at global frame indices."""
         return self.columns[key][indices]
 
+    def camera_frames(self, key: str, episode: int, frame_indices: np.ndarray | list[int]) -> np.ndarray:
+        """Camera `key` frames (T, H, W, 3) uint8 at frame indices within `episode` (video or PNG storage)."""
+        if key in self._png:
+            import imageio.v3 as iio
+
+            lo = int(self.meta.episodes[episode]["dataset_from_index"])
+            cells = [self._png[key][lo + int(i)].as_py()["bytes"] for i in frame_indices]
+            return np.stack([_rgb(iio.imread(c, extension=".png")) for c in cells])  # (T, H, W, 3)
+        return self.video_frames(key, episode, frame_indices)
+
     def video_frames(self, key: str, episode: int, frame_indices: np.ndarray | list[int]) -> np.ndarray:
-        """Camera `key` frames (T, H, W, 3) uint8 at frame indices within `episode`."""
+        """Video camera `key` frames (T, H, W, 3) uint8 at frame indices within `episode`."""
         ep = self.meta.episodes[episode]
         reader = self._video(self.meta.video_path(ep, key))
         start = int(round(float(ep[f"videos/{key}/from_timestamp"]) * self.meta.fps))
@@ -84,8 +96,8 @@ class DatasetReader:
         out: dict[str, Any] = {k: v[i] for k, v in self.columns.items()}
         ep, fi = int(out["episode_index"]), int(out["frame_index"])
         if decode_images:
-            for key in self.meta.video_keys:
-                out[key] = self.video_frames(key, ep, [fi])[0]
+            for key in self.meta.camera_keys:
+                out[key] = self.camera_frames(key, ep, [fi])[0]
         out["task"] = self.meta.tasks[int(out["task_index"])]
         return out
 
@@ -97,8 +109,8 @@ class DatasetReader:
         lo, hi = int(ep["dataset_from_index"]), int(ep["dataset_to_index"])
         out: dict[str, Any] = {k: v[lo:hi] for k, v in self.columns.items()}
         if decode_images:
-            for key in self.meta.video_keys:
-                out[key] = self.video_frames(key, episode, np.arange(hi - lo))
+            for key in self.meta.camera_keys:
+                out[key] = self.camera_frames(key, episode, np.arange(hi - lo))
         out["task"] = ep["tasks"][0] if ep.get("tasks") else self.meta.tasks[int(out["task_index"][0])]
         return out
 
@@ -113,6 +125,11 @@ class DatasetReader:
         return state
 
 
+def _rgb(img: np.ndarray) -> np.ndarray:
+    """A decoded PNG as RGB uint8 (H, W, 3): gray is repeated, alpha dropped."""
+    return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+
+
 def _load_meta_consistent(root: Path) -> DatasetMeta:
     """Load metadata under the shared commit lock, so a concurrent writer's commit is seen whole or not."""
     try:
@@ -122,9 +139,13 @@ def _load_meta_consistent(root: Path) -> DatasetMeta:
         return DatasetMeta.load(root)
 
 
-def _load_columns(meta: DatasetMeta) -> dict[str, np.ndarray]:
-    """Numeric columns of every data file, concatenated in file order (which is frame index order)."""
-    feats = {k: ft for k, ft in meta.features.items() if not is_video(ft)}
+def _load_columns(meta: DatasetMeta, keys: list[str] | None = None) -> dict[str, Any]:
+    """Numeric columns (or the raw Arrow columns of `keys`) of every data file, concatenated in file order
+    (which is frame index order)."""
+    raw = keys is not None
+    feats = {k: meta.features[k] for k in (keys if raw else meta.numeric_keys)}
+    if not feats:
+        return {}
     paths: list[Path] = []
     for ep in meta.episodes:
         p = meta.data_path(ep)
@@ -134,5 +155,7 @@ def _load_columns(meta: DatasetMeta) -> dict[str, np.ndarray]:
     for path in paths:
         table = pq.read_table(path, columns=list(feats))
         for k, ft in feats.items():
-            parts[k].append(column_to_numpy(table[k], ft))
+            parts[k].append(table[k] if raw else column_to_numpy(table[k], ft))
+    if raw:
+        return {k: pa.chunked_array([c for part in v for c in part.chunks]) for k, v in parts.items()}
     return {k: np.concatenate(v) if v else np.zeros(0, feats[k]["dtype"]) for k, v in parts.items()}

@@ -19,7 +19,7 @@ from vla.data.format import DEFAULT_FEATURES
 from vla.data.meta import episode_stats, load_episodes
 from vla.data.reader import DatasetReader
 from vla.data.video import EpisodeVideoEncoder
-from vla.data.writer import DatasetWriter
+from vla.data.writer import DatasetWriter, codec_of
 
 
 def extract_segment(src: Path, start: int, length: int, fps: int, out: Path, codec: str, shape: Sequence[int]) -> None:
@@ -40,7 +40,7 @@ def extract_segment(src: Path, start: int, length: int, fps: int, out: Path, cod
         if len(packets) == length and packets[0][1].is_keyframe:
             shift = int(round(start / fps / tb))
             with av.open(str(out), mode="w", format="mp4") as dst:
-                ostream = dst.add_stream_from_template(istream)
+                ostream = dst.add_stream_from_template(istream, opaque=True)
                 for _, packet in sorted(packets, key=lambda kp: kp[1].dts):
                     packet.pts -= shift
                     packet.dts -= shift
@@ -73,6 +73,9 @@ def extra_columns(row: dict) -> dict:
 
 def copy_episodes(src: DatasetReader, episodes: Sequence[int], writer: DatasetWriter) -> int:
     """Append `episodes` of `src` to `writer`'s dataset in the given order; returns how many were copied."""
+    if src.meta.image_keys:
+        raise ValueError(f"{src.root}: copying features stored as PNG in parquet ({src.meta.image_keys}) is not "
+                         "supported; only video cameras are copied")
     rows = load_episodes(src.root, with_stats=True)
     user = [k for k in src.meta.features if k not in DEFAULT_FEATURES]
     with tempfile.TemporaryDirectory(prefix=".copy-", dir=writer.root) as tmp:
@@ -112,7 +115,7 @@ def merge(sources: Sequence[str | Path], out: str | Path) -> dict[str, int]:
             if a.get(key, {}).get("shape") != b.get(key, {}).get("shape") or \
                     a.get(key, {}).get("dtype") != b.get(key, {}).get("dtype"):
                 raise ValueError(f"feature {key!r} differs: {first.root} has {a.get(key)}, {r.root} has {b.get(key)}")
-    codec = next((ft["info"]["video.codec"] for ft in first.meta.features.values() if "info" in ft), "h264")
+    codec = codec_of(first.meta.features)
     writer = DatasetWriter.create_or_open(out, first.meta.fps, _user_features(first),
                                           robot_type=first.meta.info.get("robot_type"), codec=codec)
     copied = 0
@@ -133,7 +136,7 @@ def split(root: str | Path, parts: dict[str | Path, Sequence[int]]) -> dict[str,
         bad = [e for e in eps if not 0 <= e < n]
         if bad:
             raise IndexError(f"episodes {bad} are not in {root} (0..{n - 1})")
-        codec = next((ft["info"]["video.codec"] for ft in src.meta.features.values() if "info" in ft), "h264")
+        codec = codec_of(src.meta.features)
         with DatasetWriter.create(dest, src.meta.fps, _user_features(src), robot_type=src.meta.info.get("robot_type"),
                                   codec=codec) as writer:
             out[str(dest)] = copy_episodes(src, list(eps), writer)

@@ -110,10 +110,10 @@ class FrameDataset(torch.utils.data.Dataset):
             out[name] = values if pad is not None else values[0]
             if pad is not None:
                 out[f"{name}_is_pad"] = pad
-        for key in self.meta.video_keys:
+        for key in self.meta.camera_keys:
             cam = key[len(IMAGE_PREFIX):]
             idx, pad = self._window(key, ep, fi)
-            frames = self.reader.video_frames(key, ep, idx)  # (T, H, W, 3) uint8
+            frames = self.reader.camera_frames(key, ep, idx)  # (T, H, W, 3) uint8
             if self.image_format == "float":
                 frames = frames.transpose(0, 3, 1, 2).astype(np.float32) / 255.0  # (T, 3, H, W)
             out["images"][cam] = frames if pad is not None else frames[0]

@@ -272,7 +272,7 @@ def _trim_video(path: Path, frames: int, fps: int) -> None:
     with atomic_path(path) as tmp:
         with av.open(str(path)) as src, av.open(str(tmp), mode="w", format="mp4") as dst:
             istream = src.streams.video[0]
-            ostream = dst.add_stream_from_template(istream)
+            ostream = dst.add_stream_from_template(istream, opaque=True)
             for packet in src.demux(istream):
                 if packet.pts is None or int(round(float(packet.pts * istream.time_base) * fps)) >= frames:
                     continue

@@ -78,7 +78,7 @@ def concat_videos(parts: list[Path], frame_counts: list[int], out: Path, fps: in
             with av.open(str(part)) as src:
                 istream = src.streams.video[0]
                 if ostream is None:
-                    ostream = dst.add_stream_from_template(istream)
+                    ostream = dst.add_stream_from_template(istream, opaque=True)
                 shift = int(round(Fraction(offset_frames, fps) / istream.time_base))
                 for packet in src.demux(istream):
                     if packet.dts is None:  # the demuxer's end-of-stream marker

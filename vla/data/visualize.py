@@ -20,11 +20,11 @@ from vla.media import contact_sheet, save_png
 
 def episode_sheet(ds: DatasetReader, episode: int, n_frames: int = 8) -> np.ndarray:
     """Contact sheet (rows = cameras, `n_frames` columns) of one episode, RGB uint8."""
-    if not ds.meta.video_keys:
+    if not ds.meta.camera_keys:
         raise ValueError(f"{ds.root} has no camera features to show")
     length = int(ds.meta.episodes[episode]["length"])
     picks = np.unique(np.linspace(0, length - 1, min(n_frames, length)).round().astype(int))
-    images = [f for key in ds.meta.video_keys for f in ds.video_frames(key, episode, picks)]
+    images = [f for key in ds.meta.camera_keys for f in ds.camera_frames(key, episode, picks)]
     return contact_sheet(images, cols=len(picks))
 
 
@@ -36,7 +36,7 @@ def plot_signals(ds: DatasetReader, episode: int, path: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     frames = ds.episode_frames(episode, decode_images=False)
-    keys = [k for k in ds.meta.features if k not in DEFAULT_FEATURES and k not in ds.meta.video_keys]
+    keys = [k for k in ds.meta.numeric_keys if k not in DEFAULT_FEATURES]
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 2.4 * max(1, len(keys))), squeeze=False, sharex=True)
     t = frames["timestamp"]
     for ax, key in zip(axes[:, 0], keys):
@@ -65,7 +65,7 @@ def visualize(root: str | Path, out: str | Path, episodes: Sequence[int] | None 
     for e in eps:
         if not 0 <= e < len(ds.meta.episodes):
             raise IndexError(f"episode {e} is not in {root} (0..{len(ds.meta.episodes) - 1})")
-        if ds.meta.video_keys:
+        if ds.meta.camera_keys:
             path = out / f"episode_{e:06d}_frames.png"
             save_png(path, episode_sheet(ds, e, n_frames))
             written.append(path)

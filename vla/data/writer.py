@@ -48,8 +48,10 @@ class DatasetWriter:
         self.root, self.meta, self._lock = root, meta, lock
         feats = meta.features
         self.user_features = {k: ft for k, ft in feats.items() if k not in DEFAULT_FEATURES}
-        codecs = {ft["info"]["video.codec"] for ft in feats.values() if is_video(ft) and "info" in ft}
-        self.codec = codecs.pop() if codecs else DEFAULT_VIDEO_CODEC
+        if meta.image_keys:
+            raise ValueError(f"{root}: appending to features stored as PNG in parquet (dtype 'image': "
+                             f"{meta.image_keys}) is not supported; this writer stores cameras as video")
+        self.codec = codec_of(feats)
         self._history = _load_numeric(meta)  # key -> (N, n) committed values, for exact dataset stats
         self._buffer: dict[str, list[np.ndarray]] = {}
         self._encoders: dict[str, EpisodeVideoEncoder] = {}
@@ -258,7 +260,7 @@ class DatasetWriter:
         cols["episode_index"] = np.full(length, ep, dtype=np.int64)
         cols["index"] = np.arange(start, start + length, dtype=np.int64)
         cols["task_index"] = np.full(length, task_index, dtype=np.int64)
-        return {k: cols[k] for k, ft in self.meta.features.items() if not is_video(ft)}
+        return {k: cols[k] for k in self.meta.numeric_keys}
 
     def _last(self, prefix: str) -> tuple[int, int] | None:
         if not self.meta.episodes:
@@ -354,6 +356,18 @@ class DatasetWriter:
         self.close()
 
 
+def codec_of(features: dict[str, dict[str, Any]]) -> str:
+    """The dataset's video codec as our name for it (LeRobot writes 'av1'/'h264', newer versions 'codec')."""
+    for ft in features.values():
+        info = ft.get("info") or {}
+        name = str(info.get("video.codec", info.get("codec", ""))).lower()
+        if name in ("av1", "libsvtav1", "libaom-av1", "libdav1d"):
+            return "av1"
+        if name in ("h264", "libx264", "avc1"):
+            return "h264"
+    return DEFAULT_VIDEO_CODEC
+
+
 def _check_value(key: str, value: Any, ft: dict[str, Any]) -> np.ndarray:
     """One frame value as numpy in the feature's dtype/shape; raises naming the key if it does not fit."""
     if is_video(ft):
@@ -380,7 +394,7 @@ def _to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:
 
 def _load_numeric(meta: DatasetMeta) -> dict[str, np.ndarray]:
     """All committed numeric values, key -> (N, n), read from the data files in frame order."""
-    feats = {k: ft for k, ft in meta.features.items() if not is_video(ft)}
+    feats = {k: meta.features[k] for k in meta.numeric_keys}
     if not meta.episodes:
         return {}
     parts: dict[str, list[np.ndarray]] = {k: [] for k in feats}
