@@ -135,3 +135,43 @@ def test_writer_refuses_to_append_png_cameras_but_reads_av1_codec_name(tmp_path)
         assert "observation.images.wrist" in str(err)
     else:
         raise AssertionError("appending to a dataset with PNG cameras must fail")
+
+
+def test_our_dataset_loads_the_way_lerobot_loads_it(small_dataset):
+    """Replays LeRobotDataset v3.0's load path (pandas tasks, `datasets` parquet with features built from
+    info.json, timestamp-based video decoding with its 1e-4 s tolerance) on a dataset we wrote."""
+    import av
+    import pytest
+
+    datasets = pytest.importorskip("datasets")
+    pd = pytest.importorskip("pandas")
+    root, written = small_dataset
+    info = json.loads((root / "meta/info.json").read_text())
+    tasks = pd.read_parquet(root / "meta/tasks.parquet")
+    assert tasks.index.name == "task" and int(tasks.loc["open the drawer"].task_index) == 1
+    episodes = datasets.concatenate_datasets([datasets.Dataset.from_parquet(str(p)) for p in
+                                              sorted((root / "meta/episodes").glob("*/*.parquet"))])
+    hf = {}
+    for key, ft in info["features"].items():  # LeRobot's get_hf_features_from_features
+        if ft["dtype"] == "video":
+            continue
+        value = datasets.Value(ft["dtype"])
+        hf[key] = value if ft["shape"] == [1] else datasets.Sequence(value, length=ft["shape"][0])
+    data = datasets.Dataset.from_parquet([str(p) for p in sorted((root / "data").glob("*/*.parquet"))],
+                                         features=datasets.Features(hf))
+    assert len(data) == info["total_frames"] == 28
+    item = data[14]
+    ep = episodes[item["episode_index"]]
+    assert item["task_index"] == 1 and ep["tasks"] == ["open the drawer"]
+    np.testing.assert_array_equal(np.asarray(item["action"], np.float32), written["action"][1][2])
+    key = "observation.images.front"
+    query = ep[f"videos/{key}/from_timestamp"] + item["timestamp"]
+    path = root / info["video_path"].format(video_key=key, chunk_index=ep[f"videos/{key}/chunk_index"],
+                                            file_index=ep[f"videos/{key}/file_index"])
+    with av.open(str(path)) as c:  # LeRobot's pyav path: seek, decode forward, keep frames within tolerance
+        c.seek(int(max(query - 0.5, 0) / c.streams.video[0].time_base), stream=c.streams.video[0], backward=True)
+        hits = [f.to_ndarray(format="rgb24") for f in c.decode(video=0) if abs(f.time - query) < 1e-4]
+    assert len(hits) == 1
+    np.testing.assert_array_equal(hits[0], DatasetReader(root).frame(14)[key])
+    stats = json.loads((root / "meta/stats.json").read_text())
+    assert np.asarray(stats[key]["mean"]).shape == (3, 1, 1) and stats[key]["count"] == [28]

@@ -145,3 +145,19 @@ def test_stats_match_numpy(small_dataset):
     np.testing.assert_allclose(ep_stats["stats/observation.images.front/q99"].ravel(),
                                np.quantile(written0.reshape(-1, 3), 0.99, axis=0), atol=1e-9)
     assert ep0.shape == (12, 32, 48, 3)
+
+
+def test_av1_codec_round_trip_and_append(tmp_path):
+    root = tmp_path / "ds"
+    with DatasetWriter.create(root, 10, FEATURES, codec="av1") as w:
+        write_episodes(w, [5, 3])
+    with DatasetWriter.open(root) as w:  # the codec is read back from info.json
+        assert w.codec == "av1"
+        write_episodes(w, [4], first_ep=2)
+    ds = DatasetReader(root)
+    assert ds.meta.features["observation.images.front"]["info"]["video.codec"] == "av1"
+    frames = ds.episode_frames(2)["observation.images.front"].astype(int)
+    want = np.stack([frame_image(2, t) for t in range(4)]).astype(int)
+    assert np.abs(frames - want).mean() < 3.0
+    with pytest.raises(ValueError, match="video codec 'vp9' unknown"):
+        DatasetWriter.create(tmp_path / "x", 10, FEATURES, codec="vp9")
