@@ -58,19 +58,24 @@ def all_suites() -> dict[str, list[str]]:
 
 
 def resolve_tasks(spec: str | list[str]) -> list[str]:
-    """A suite name, a task id, or a list of either -> task ids; unknown names list the valid ones."""
+    """A suite name, a task id, or a list of either -> task ids; unknown names list the valid ones.
+
+    Task ids are checked against their own family first, so naming a task never imports another family.
+    """
     items = [spec] if isinstance(spec, str) else list(spec)
-    suites = all_suites()
     out: list[str] = []
     for item in items:
-        if item in suites:
-            out += suites[item]
-        elif "/" in item and item.split("/", 1)[0] in ALL_ENVS and item not in suites:
-            split_task_id(item)  # raises with the valid names
-            out.append(item)
-        else:
-            raise KeyError(f"unknown suite or task {item!r}; suites: {sorted(suites)}; "
-                           f"task ids look like 'tabletop/pick' (see sim.registry.all_tasks())")
+        fam, sep, name = item.partition("/")
+        if sep and fam in ALL_ENVS:
+            module = family(fam)
+            if name in module.TASKS:
+                out.append(item)
+                continue
+            if name in module.SUITES:
+                out += [f"{fam}/{t}" for t in module.SUITES[name]]
+                continue
+        raise KeyError(f"unknown suite or task {item!r}; suites: {sorted(all_suites())}; "
+                       f"task ids look like 'tabletop/pick' (see sim.registry.all_tasks())")
     return out
 
 
