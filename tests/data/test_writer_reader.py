@@ -161,3 +161,16 @@ def test_av1_codec_round_trip_and_append(tmp_path):
     assert np.abs(frames - want).mean() < 3.0
     with pytest.raises(ValueError, match="video codec 'vp9' unknown"):
         DatasetWriter.create(tmp_path / "x", 10, FEATURES, codec="vp9")
+
+
+def test_files_roll_over_at_frame_limit(tmp_path):
+    with DatasetWriter.create(tmp_path / "ds", 10, FEATURES) as w:
+        w.max_frames_per_file = 8
+        write_episodes(w, [5, 4, 3, 6])  # 5 -> 9 frames (full) | 3 -> 9 (full) | 6
+    ds = DatasetReader(tmp_path / "ds")
+    assert [e["data/file_index"] for e in ds.meta.episodes] == [0, 0, 1, 1]
+    assert [e["videos/observation.images.front/file_index"] for e in ds.meta.episodes] == [0, 0, 1, 1]
+    assert [e["videos/observation.images.front/from_timestamp"] for e in ds.meta.episodes] == [0.0, 0.5, 0.0, 0.3]
+    frame = ds.frame(13)
+    assert (frame["episode_index"], frame["frame_index"]) == (3, 1)
+    assert abs(int(frame["observation.images.front"][20, 40, 1]) - int(frame_image(3, 1)[20, 40, 1])) <= 3

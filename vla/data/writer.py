@@ -39,6 +39,10 @@ from vla.data.video import EpisodeVideoEncoder, concat_videos
 from vla.io import atomic_write_json
 
 MB = 1024 * 1024
+# Besides LeRobot's size limits, a data/video file also closes after this many frames: every commit rewrites
+# (parquet) or remuxes (MP4, ~55k packets/s here) the open file whole, so its frame count bounds the cost
+# of a commit (~0.4 s at 20k frames) however small the frames compress. File boundaries are free in v3.0.
+MAX_FRAMES_PER_FILE = 20_000
 
 
 class DatasetWriter:
@@ -58,6 +62,7 @@ class DatasetWriter:
         self._image_stats: dict[str, st.ImageStatsAccumulator] = {}
         self._stage: Path | None = None
         self._closed = False
+        self.max_frames_per_file = MAX_FRAMES_PER_FILE
 
     # ---- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -276,7 +281,9 @@ class DatasetWriter:
         if last is None:
             return 0, 0, False
         size = os.path.getsize(path_of(*last))
-        if size + added_bytes >= limit_mb * MB:
+        frames = sum(int(ep["length"]) for ep in self.meta.episodes
+                     if (ep.get(f"{prefix}/chunk_index"), ep.get(f"{prefix}/file_index")) == last)
+        if size + added_bytes >= limit_mb * MB or frames >= self.max_frames_per_file:
             return (*next_file(*last, int(self.meta.info["chunks_size"])), False)
         return (*last, True)
 
