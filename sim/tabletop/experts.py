@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.tabletop import predicates
 from sim.tabletop.ik import quat_error, rotvec_to_quat
-from sim.tabletop.scene import BLOCK_HALF
+from sim.tabletop.scene import BLOCK_HALF, BOWL_RADIUS, BOWL_WALL_H
 
 TRAVEL_Z = 0.14  # TCP height for moving between objects (m)
 FAST, SLOW = 0.035, 0.018  # expert step sizes (m per control step)
@@ -27,6 +27,7 @@ RELEASE = 0.3  # opens to ~5 cm: lets go of a 4 cm block without sweeping into i
 PUSH_Z = 0.02  # TCP height while pushing: the finger pads clear the table by ~8 mm
 PHASE_BUDGET = 40  # control steps before a phase gives up and the next one starts
 MAX_RETRIES = 2  # Pick tries again this often when it finds its hand empty after lifting
+PALM_HALF, FINGER_REACH = 0.1, 0.065  # the hand's reach along the finger axis: palm, open fingers (m)
 
 # Push directions as a user watching the `front` camera names them: (world xy unit vector, phrase). The
 # front camera looks at the robot from across the table, so the viewer's left is the world's -y.
@@ -48,6 +49,39 @@ def _base(env):
 def grasp_yaw(yaw: float) -> float:
     """A cube looks the same every quarter turn: the equivalent yaw in [-pi/4, pi/4]."""
     return float((yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4)
+
+
+def equivalent_yaw(cube_yaw: float, reference: float) -> float:
+    """The yaw of the cube's quarter-turn family (cube_yaw + k pi/2) closest to `reference`."""
+    k = np.round((reference - cube_yaw) / (np.pi / 2))
+    return float(cube_yaw + k * np.pi / 2)
+
+
+def clear_yaw(env, obj: str) -> float:
+    """The grasp yaw for cube `obj` (its own yaw or a quarter turn off, within [-pi/2, pi/2]) that keeps the
+    hand furthest from other objects. Along the finger axis the open fingers reach 6.5 cm at table height,
+    and the 20 cm wide palm 10 cm just above the grasped block, where it can hit a stacked block."""
+    base = _base(env)
+    center = base.object_position(obj)
+    yaw0 = grasp_yaw(base.object_yaw(obj))
+    yaw1 = yaw0 - np.pi / 2 if yaw0 > 0 else yaw0 + np.pi / 2
+    palm_bottom = center[2] + 0.046
+
+    def clearance(yaw: float) -> float:
+        axis = np.array([-np.sin(yaw), np.cos(yaw)])  # the fingers' closing direction in the world
+        worst = np.inf
+        for o in base.scene_objects():
+            if o.name == obj:
+                continue
+            rel = o.position[:2] - center[:2]
+            top = o.position[2] + (BLOCK_HALF if o.kind == "block" else BOWL_WALL_H)
+            reach = PALM_HALF if top > palm_bottom else FINGER_REACH
+            along = np.clip(rel @ axis, -reach, reach)
+            size = BLOCK_HALF * np.sqrt(2) if o.kind == "block" else BOWL_RADIUS
+            worst = min(worst, float(np.linalg.norm(rel - along * axis)) - size)
+        return worst
+
+    return yaw0 if clearance(yaw0) >= clearance(yaw1) - 0.01 else yaw1
 
 
 def servo(env, target: np.ndarray, gripper: float, yaw: float = 0.0, step: float = FAST,
@@ -131,25 +165,31 @@ class Pick(Primitive):
 
     def phases(self) -> list[Phase]:
         pos = lambda env: _base(env).object_position(self.obj)  # noqa: E731
-        yaw = lambda env: grasp_yaw(_base(env).object_yaw(self.obj))  # noqa: E731
+
+        def yaw(env, mem):
+            """Follow the block's yaw on the quarter-turn branch chosen (once) for clearance."""
+            if "yaw" not in mem:
+                mem["yaw"] = clear_yaw(env, self.obj)
+            mem["yaw"] = equivalent_yaw(_base(env).object_yaw(self.obj), mem["yaw"])
+            return mem["yaw"]
 
         def above(env, mem):
             p = pos(env)
-            mem["yaw"] = yaw(env)
-            return servo(env, np.array([p[0], p[1], TRAVEL_Z]), OPEN, mem["yaw"], tol=0.012)
+            return servo(env, np.array([p[0], p[1], TRAVEL_Z]), OPEN, yaw(env, mem), tol=0.012)
 
         def descend(env, mem):
             p = pos(env)
             e = _base(env).ee_position()
             near = np.linalg.norm(e[:2] - p[:2]) < 0.015
             target = np.array([p[0], p[1], p[2] + 0.003 if near else e[2]])  # off-centre: re-centre first
-            return servo(env, target, OPEN, yaw(env), step=FAST)
+            return servo(env, target, OPEN, yaw(env, mem), step=FAST)
 
         def lift(env, mem):
             e = _base(env).ee_position()
             if e[2] > pos(env)[2] + 0.04 and not predicates.is_held(env, self.obj) and self.retries < MAX_RETRIES:
                 self.retries += 1  # the grasp missed: open and go again from above the block
                 self._phase, self._steps = 1, -1
+                mem.pop("yaw", None)
                 return servo(env, np.array([e[0], e[1], TRAVEL_Z]), OPEN, mem.get("yaw", 0.0))[0], False
             return servo(env, np.array([e[0], e[1], TRAVEL_Z]), CLOSED, mem.get("yaw", 0.0), tol=0.02)
 
@@ -184,8 +224,11 @@ class Place(Primitive):
 
     def phases(self) -> list[Phase]:
         def yaw(env):
+            """Onto a block: its quarter-turn yaw nearest the hand's (the held block turns with the hand)."""
             base = _base(env)
-            return grasp_yaw(base.object_yaw(self.target)) if self.target.endswith("block") else 0.0
+            if not self.target.endswith("block"):
+                return 0.0  # into a bowl: fingers along y, as BOWL_SLOTS assume
+            return equivalent_yaw(base.object_yaw(self.target), float(base.physics.state()[5]))
 
         def over(env, mem):
             g = self._goal(env)

@@ -132,3 +132,29 @@ def test_place_on_a_block_after_wandering_while_holding():
         assert predicates.is_on(env, top, bottom)
     finally:
         env.close()
+
+
+def test_grasp_yaw_turns_the_palm_away_from_a_tower():
+    """With a two-block tower beside the target along the finger axis, the grasp turns a quarter turn."""
+    import mujoco
+
+    from sim.tabletop.experts import clear_yaw
+
+    env = TabletopEnv("stack_all", seed=0, cameras=(), terminate_on_success=False)
+    try:
+        env.reset()
+        phys = env.physics
+        a, b, c = env.episode.goal["blocks"]
+        # (seed 0 has a bowl near (0.54, 0.02): keep clear of it)
+        for name, xyz in ((a, (0.35, -0.2, 0.02)), (b, (0.35, -0.08, 0.02)), (c, (0.35, -0.08, 0.06))):
+            adr = phys.block_qadr[phys._lookup(name)[1]]
+            phys.data.qpos[adr:adr + 7] = [*xyz, 1, 0, 0, 0]
+        mujoco.mj_forward(phys.model, phys.data)
+        assert abs(abs(clear_yaw(env, a)) - np.pi / 2) < 1e-6
+        for name, xyz in ((b, (0.6, 0.2, 0.02)), (c, (0.6, -0.2, 0.02))):  # nothing near: no reason to turn
+            adr = phys.block_qadr[phys._lookup(name)[1]]
+            phys.data.qpos[adr:adr + 3] = xyz
+        mujoco.mj_forward(phys.model, phys.data)
+        assert abs(clear_yaw(env, a)) < 1e-6
+    finally:
+        env.close()
