@@ -61,6 +61,8 @@ class VLAPolicy:
         if isinstance(dtype, str):
             dtype = getattr(torch, dtype)
         dtype = dtype or (torch.bfloat16 if on_cuda else torch.float32)
+        if quantize and dtype != torch.float32:
+            raise ValueError(f"quantize='int8' runs on float32 weights, got dtype={dtype}")
         model, normalizer, tokenizers = load_pretrained(checkpoint, trust_remote_code=trust_remote_code)
         if quantize == "int8":
             model = quantize_dynamic_int8(model)

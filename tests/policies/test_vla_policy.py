@@ -112,6 +112,8 @@ def test_int8_and_bfloat16_variants_run(checkpoint):
     check_chunk(bf16.predict_action_chunk(_obs()), 7)
     with pytest.raises(ValueError, match="quantize"):
         VLAPolicy.from_pretrained(checkpoint, quantize="int4")
+    with pytest.raises(ValueError, match="float32"):
+        VLAPolicy.from_pretrained(checkpoint, quantize="int8", dtype="bfloat16")
 
 
 def test_registry_builds_it_and_checks_the_action_space(checkpoint):
