@@ -299,3 +299,18 @@ def test_resume_with_more_steps_extends_the_schedule(tmp_path, dataset):
     assert sorted(longer.losses) == [3, 4]
     sched = json.loads((tmp_path / "checkpoints/last/train_state/scheduler.json").read_text())
     assert sched["lr_lambdas"][0]["total_steps"] == 4 and sched["last_epoch"] == 4
+
+
+def test_grad_accumulation_equals_the_larger_batch(tmp_path):
+    """2 micro-batches of 2 and one batch of 4 see the same frames (the data order is global) and, with
+    equal action-token counts per frame, the same gradient."""
+    results = []
+    for batch_size, accum in ((4, 1), (2, 2)):
+        model = small_vla()
+        cfg = make_cfg(tmp_path / f"b{batch_size}", None, batch_size=batch_size, grad_accum=accum)
+        losses = run_trainer(cfg, fake_components(model, 12), 2)
+        results.append((losses, model.state_dict()))
+    (loss_a, state_a), (loss_b, state_b) = results
+    np.testing.assert_allclose(loss_a, loss_b, rtol=1e-5)
+    for key in state_a:
+        torch.testing.assert_close(state_a[key], state_b[key], atol=1e-5, rtol=1e-4, msg=key)
