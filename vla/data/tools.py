@@ -19,7 +19,8 @@ from vla.data.format import DEFAULT_FEATURES
 from vla.data.meta import episode_stats, load_episodes
 from vla.data.reader import DatasetReader
 from vla.data.video import EpisodeVideoEncoder
-from vla.data.writer import DatasetWriter, codec_of
+from vla.data.columns import codec_of
+from vla.data.writer import DatasetWriter
 
 
 def extract_segment(src: Path, start: int, length: int, fps: int, out: Path, codec: str, shape: Sequence[int]) -> None:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from vla.data import journal
 from vla.data import stats as st
-from vla.data.format import EPISODES_DIR, INFO_PATH, column_to_numpy, data_schema, is_video
+from vla.data.format import EPISODES_DIR, INFO_PATH, column_to_numpy, data_schema
 from vla.data.meta import DatasetMeta, episode_stats, tasks_table
 from vla.data.video import VideoReader, count_frames
 from vla.io import atomic_path, atomic_write_json
@@ -115,7 +115,7 @@ def _check_staging(root: Path, report: Report) -> None:
             report.add("warning", stage, "leftover of an unsaved episode (ignored by readers; fixable)")
 
 
-def _file_extents(meta: DatasetMeta, prefix: str, path_of) -> dict[Path, list[dict[str, Any]]]:
+def _file_extents(meta: DatasetMeta, path_of) -> dict[Path, list[dict[str, Any]]]:
     """Referenced file -> the episode rows stored in it, in order."""
     out: dict[Path, list[dict[str, Any]]] = {}
     for ep in meta.episodes:
@@ -125,7 +125,7 @@ def _file_extents(meta: DatasetMeta, prefix: str, path_of) -> dict[Path, list[di
 
 def _check_data(meta: DatasetMeta, report: Report) -> None:
     schema = data_schema(meta.features)
-    files = _file_extents(meta, "data", meta.data_path)
+    files = _file_extents(meta, meta.data_path)
     for path, eps in files.items():
         try:
             table = pq.read_table(path)
@@ -151,6 +151,10 @@ def _check_data(meta: DatasetMeta, report: Report) -> None:
 def _check_columns(table: pa.Table, schema: pa.Schema, meta: DatasetMeta, path: Path, report: Report,
                    episode: int) -> bool:
     ok = True
+    for key in meta.image_keys:
+        if key not in table.column_names:
+            report.add("error", path, f"column {key!r} of camera {key!r} (PNG frames) is missing", episode)
+            ok = False
     for fld in schema:
         if fld.name not in table.column_names:
             report.add("error", path, f"column {fld.name!r} of feature {fld.name!r} is missing", episode)
@@ -174,7 +178,7 @@ def _check_columns(table: pa.Table, schema: pa.Schema, meta: DatasetMeta, path: 
 def _check_videos(meta: DatasetMeta, report: Report) -> None:
     fps = meta.fps
     for key in meta.video_keys:
-        files = _file_extents(meta, f"videos/{key}", lambda ep, key=key: meta.video_path(ep, key))
+        files = _file_extents(meta, lambda ep, key=key: meta.video_path(ep, key))
         for path, eps in files.items():
             first = eps[0]["episode_index"]
             if not path.exists():
@@ -228,7 +232,7 @@ def _fix(root: Path) -> list[str]:
 
 def _trim_files(meta: DatasetMeta) -> list[str]:
     done = []
-    data_files = _file_extents(meta, "data", meta.data_path)
+    data_files = _file_extents(meta, meta.data_path)
     for path in sorted((meta.root / "data").glob("*/*.parquet")):
         eps = data_files.get(path)
         if eps is None:
@@ -246,7 +250,7 @@ def _trim_files(meta: DatasetMeta) -> list[str]:
                 pq.write_table(table.slice(0, rows), tmp, compression="snappy")
             done.append(f"cut {path} to {rows} frames")
     for key in meta.video_keys:
-        files = _file_extents(meta, f"videos/{key}", lambda ep, key=key: meta.video_path(ep, key))
+        files = _file_extents(meta, lambda ep, key=key: meta.video_path(ep, key))
         for path in sorted((meta.root / "videos" / key).glob("*/*.mp4")):
             eps = files.get(path)
             if eps is None:

@@ -30,10 +30,11 @@ import pyarrow.parquet as pq
 
 from vla.data import journal
 from vla.data import stats as st
+from vla.data.columns import check_value, codec_of, load_numeric, to_arrow
 from vla.data.format import (DEFAULT_CHUNK_SIZE, DEFAULT_DATA_FILE_SIZE_IN_MB, DEFAULT_FEATURES,
                              DEFAULT_VIDEO_CODEC, DEFAULT_VIDEO_FILE_SIZE_IN_MB, EPISODES_PATH, INFO_PATH,
-                             STATS_PATH, TASKS_PATH, column_to_numpy, data_schema, is_video, make_info,
-                             next_file, validate_features)
+                             STATS_PATH, TASKS_PATH, data_schema, is_video, make_info, next_file,
+                             validate_features)
 from vla.data.meta import DatasetMeta, episode_stats, tasks_table
 from vla.data.video import EpisodeVideoEncoder, concat_videos
 from vla.io import atomic_write_json
@@ -56,7 +57,7 @@ class DatasetWriter:
             raise ValueError(f"{root}: appending to features stored as PNG in parquet (dtype 'image': "
                              f"{meta.image_keys}) is not supported; this writer stores cameras as video")
         self.codec = codec_of(feats)
-        self._history = _load_numeric(meta)  # key -> (N, n) committed values, for exact dataset stats
+        self._history = load_numeric(meta)  # key -> (N, n) committed values, for exact dataset stats
         self._buffer: dict[str, list[np.ndarray]] = {}
         self._encoders: dict[str, EpisodeVideoEncoder] = {}
         self._image_stats: dict[str, st.ImageStatsAccumulator] = {}
@@ -142,7 +143,7 @@ class DatasetWriter:
         if keys != set(self.user_features):
             missing, extra = sorted(set(self.user_features) - keys), sorted(keys - set(self.user_features))
             raise KeyError(f"frame keys do not match the dataset features: missing {missing}, unexpected {extra}")
-        checked = {k: _check_value(k, frame[k], ft) for k, ft in self.user_features.items()}
+        checked = {k: check_value(k, frame[k], ft) for k, ft in self.user_features.items()}
         for key, value in checked.items():
             if is_video(self.user_features[key]):
                 self._encoder(key).add(value)
@@ -208,7 +209,7 @@ class DatasetWriter:
         length = next(iter(lengths.values())) if lengths else 0
         for key, values in numeric.items():
             for row in values[:1]:
-                _check_value(key, row, self.user_features[key])
+                check_value(key, row, self.user_features[key])
         if len(set(lengths.values())) > 1 or length == 0:
             raise ValueError(f"add_episode: features need the same non-zero frame count, got {lengths}")
         self._stage = journal.new_stage(self.root)
@@ -311,7 +312,7 @@ class DatasetWriter:
 
     def _stage_data(self, row: dict[str, Any], columns: dict[str, np.ndarray]) -> list[tuple[str, str]]:
         schema = data_schema(self.meta.features)
-        arrays = [_to_arrow(columns[f.name], f.type) for f in schema]
+        arrays = [to_arrow(columns[f.name], f.type) for f in schema]
         table = pa.Table.from_arrays(arrays, schema=schema)
         template = self.meta.info["data_path"]
         path_of = lambda c, f: self.root / template.format(chunk_index=c, file_index=f)
@@ -361,57 +362,3 @@ class DatasetWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def codec_of(features: dict[str, dict[str, Any]]) -> str:
-    """The dataset's video codec as our name for it (LeRobot writes 'av1'/'h264', newer versions 'codec')."""
-    for ft in features.values():
-        info = ft.get("info") or {}
-        name = str(info.get("video.codec", info.get("codec", ""))).lower()
-        if name in ("av1", "libsvtav1", "libaom-av1", "libdav1d"):
-            return "av1"
-        if name in ("h264", "libx264", "avc1"):
-            return "h264"
-    return DEFAULT_VIDEO_CODEC
-
-
-def _check_value(key: str, value: Any, ft: dict[str, Any]) -> np.ndarray:
-    """One frame value as numpy in the feature's dtype/shape; raises naming the key if it does not fit."""
-    if is_video(ft):
-        arr = np.asarray(value)
-        if arr.dtype != np.uint8 or list(arr.shape) != ft["shape"]:
-            raise ValueError(f"{key}: expected uint8 image of shape {ft['shape']}, got {arr.dtype} {list(arr.shape)}")
-        return arr
-    arr = np.asarray(value)
-    if arr.shape == () and ft["shape"] == [1]:
-        arr = arr.reshape(1)
-    if list(arr.shape) != ft["shape"]:
-        raise ValueError(f"{key}: expected shape {ft['shape']}, got {list(arr.shape)}")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{key}: non-finite values {arr.tolist()} (a dataset never stores NaN or inf)")
-    return arr.astype(ft["dtype"], copy=False)
-
-
-def _to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:
-    if pa.types.is_fixed_size_list(typ):
-        flat = pa.array(values.reshape(-1), type=typ.value_type)
-        return pa.FixedSizeListArray.from_arrays(flat, type=typ)
-    return pa.array(values.reshape(-1), type=typ)
-
-
-def _load_numeric(meta: DatasetMeta) -> dict[str, np.ndarray]:
-    """All committed numeric values, key -> (N, n), read from the data files in frame order."""
-    feats = {k: meta.features[k] for k in meta.numeric_keys}
-    if not meta.episodes:
-        return {}
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in feats}
-    seen: set[Path] = set()
-    for ep in meta.episodes:
-        path = meta.data_path(ep)
-        if path in seen:
-            continue
-        seen.add(path)
-        table = pq.read_table(path, columns=list(feats))
-        for k, ft in feats.items():
-            parts[k].append(column_to_numpy(table[k], ft).reshape(table.num_rows, -1))
-    return {k: np.concatenate(v) for k, v in parts.items()}
