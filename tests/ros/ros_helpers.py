@@ -50,6 +50,17 @@ class Rig(Node):
         self.create_subscription(JointTrajectory, "vla/joint_command", self.trajectories.append, 100)
         self.create_subscription(DiagnosticArray, "diagnostics", self.diagnostics.append, 100)
 
+    def wait_connected(self, executor, timeout: float = 10.0) -> None:
+        """Spin until every sensor publisher has a subscriber (discovery can take a while on a busy machine)."""
+        pubs = [*self.cams.values(), self.joints]
+        commands = ("vla/ee_delta", "vla/joint_command")
+
+        def connected() -> bool:
+            return (all(p.get_subscription_count() > 0 for p in pubs)
+                    and any(self.count_publishers(t) > 0 for t in commands))
+
+        assert spin_until(executor, connected, timeout), "rig and node did not discover each other"
+
     def stamp(self):
         return self.get_clock().now().to_msg()
 

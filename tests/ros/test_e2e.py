@@ -53,6 +53,7 @@ def test_sim_graph_moves_arm_and_records(ros_context, tmp_path):
     try:
         moving = lambda: sum(abs(t.twist.linear.x) > 0 for t in watcher.twists) >= 10  # noqa: E731
         assert spin_until(ex, moving, 60.0), "no commands from policy_node: " + _logs(tmp_path)
+        assert spin_until(ex, lambda: watcher.control.get_subscription_count() > 0, 20.0), _logs(tmp_path)
         watcher.control.publish(String(data="start random motion"))
         spin_for(ex, 1.5)
         watcher.control.publish(String(data="save"))

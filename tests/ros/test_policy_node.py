@@ -55,15 +55,16 @@ def make(ctx, policy, **params):
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)
     ex.add_node(rig)
+    rig.wait_connected(ex)
     return node, rig, ex
 
 
 def feed(rig, ex, seconds, **kw):
-    """Publish inputs at ~100 Hz for `seconds` while spinning."""
+    """Publish inputs at ~50 Hz for `seconds` while spinning."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         rig.publish_inputs(**kw)
-        spin_for(ex, 0.01)
+        spin_for(ex, 0.02)
 
 
 def close(node, ex):
@@ -88,7 +89,7 @@ def test_commands_follow_policy_with_twist_and_gripper_conventions(ros_context):
         feed(rig, ex, 0.2)
         assert policy.instructions[-1] == "open the drawer"
         status = rig.last_status()
-        assert status["message"] == "running" and float(status["rate_hz/camera/front"]) > 20
+        assert status["message"] == "running" and float(status["rate_hz/camera/front"]) > 5
         assert float(status["inference_ms/p50"]) >= 0 and float(status["ros_overhead_ms/p99"]) < 50
     finally:
         close(node, ex)
