@@ -123,6 +123,10 @@ class Trainer:
                              f"{self.acc.num_processes}; the data order and RNG streams would not continue "
                              "exactly. Resume with the same number of processes, or start a new output_dir "
                              "with init_from to fine-tune from it")
+        if progress.get("train_frames", self.order.num_samples) != self.order.num_samples:
+            log.warning("the training split had %d frames when %s was saved and has %d now (data added?); "
+                        "training continues, but not in the order the interrupted run would have taken",
+                        progress["train_frames"], ckpt, self.order.num_samples)
         load_optimizer_state(ckpt, self.acc.unwrap_model(self.model), self._raw_optimizer())
         saved = read_scheduler_state(ckpt)
         schedule = self.scheduler.lr_lambdas[0].__dict__
@@ -252,7 +256,8 @@ class Trainer:
         lora = has_lora(model)
         self.parts.save_model(merged_copy(model) if lora else model, tmp)
         progress = {"step": self.step, "order": self.position.to_dict(), "world_size": self.acc.num_processes,
-                    "frames_seen": self.step * self.cfg.grad_accum * self.order.global_batch}
+                    "frames_seen": self.step * self.cfg.grad_accum * self.order.global_batch,
+                    "train_frames": self.order.num_samples}
         write_train_state(tmp, optimizer_state, self.scheduler.state_dict(), rng_states, progress)
         if lora:
             from safetensors.torch import save_file
