@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.data.conftest import write_episodes
+from tests.data.conftest import FEATURES, write_episodes
 from vla.data import DatasetReader, DatasetWriter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,3 +119,27 @@ def test_sigkill_at_random_moments(tmp_path):
         if (root / "meta/info.json").exists():
             n = len(DatasetReader(root).meta.episodes)
             assert_valid(root, n, [6] * n)
+
+
+@pytest.mark.slow
+def test_readers_see_whole_commits_while_a_writer_appends(tmp_path):
+    root = tmp_path / "ds"
+    with DatasetWriter.create(root, 10, FEATURES) as w:
+        write_episodes(w, [6])
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(root), "40", "in_loop"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = set()
+    try:
+        deadline = time.time() + 6
+        while time.time() < deadline and proc.poll() is None:
+            ds = DatasetReader(root)  # raises if it ever sees data and metadata of different commits
+            n = len(ds.meta.episodes)
+            seen.add(n)
+            last = ds.episode_frames(n - 1)
+            assert len(last["action"]) == ds.meta.episodes[-1]["length"]
+            ds.close()
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert len(seen) > 3  # the reader really ran alongside several commits

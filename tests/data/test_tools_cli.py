@@ -44,8 +44,9 @@ def test_merge_copies_values_and_frames(small_dataset, tmp_path, capsys):
         w.add_frame({"observation.images.front": frame_image(0, 0), "observation.state": np.zeros(4, np.float32),
                      "action": np.zeros(2, np.float32)})
         w.save_episode("x")
-    with pytest.raises(ValueError, match="feature 'action' differs"):
+    with pytest.raises(SystemExit) as exc:
         main(["merge", str(root), str(bad), "--out", str(tmp_path / "m2")])
+    assert exc.value.code == 2 and "feature 'action' differs" in capsys.readouterr().err
 
 
 def test_split_by_fraction_and_by_episodes(small_dataset, tmp_path):

@@ -146,8 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run one subcommand; bad input (a missing dataset, a wrong feature or topic) prints one error line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, FileExistsError, KeyError, ValueError, IndexError) as err:
+        parser.exit(2, f"vla-dataset {args.command}: error: {err}\n")
 
 
 if __name__ == "__main__":

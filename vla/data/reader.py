@@ -14,8 +14,9 @@ DataLoader workers opens its own decoders in each worker.
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -37,9 +38,10 @@ class DatasetReader:
             journal.recover_if_idle(self.root)
         except OSError:  # read-only copy: nothing to recover there, and no lock to take
             pass
-        self.meta = _load_meta_consistent(self.root)
-        self.columns = _load_columns(self.meta)  # key -> (N,) or (N, n)
-        self._png = _load_columns(self.meta, self.meta.image_keys)  # key -> PNG struct column (LeRobot "image")
+        with _shared_commit_lock(self.root):  # a concurrent writer's commit is seen whole or not at all
+            self.meta = DatasetMeta.load(self.root)
+            self.columns = _load_columns(self.meta)  # key -> (N,) or (N, n)
+            self._png = _load_columns(self.meta, self.meta.image_keys)  # key -> PNG struct column ("image")
         n = self.meta.num_frames
         index = self.columns.get("index")
         if index is None or len(index) != n or not np.array_equal(index, np.arange(n)):
@@ -130,13 +132,14 @@ def _rgb(img: np.ndarray) -> np.ndarray:
     return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
 
 
-def _load_meta_consistent(root: Path) -> DatasetMeta:
-    """Load metadata under the shared commit lock, so a concurrent writer's commit is seen whole or not."""
-    try:
-        with journal.commit_lock(root, shared=True):
-            return DatasetMeta.load(root)
-    except OSError:  # read-only copy: no lock file can be made, and no writer can be active
-        return DatasetMeta.load(root)
+@contextmanager
+def _shared_commit_lock(root: Path) -> Iterator[None]:
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(journal.commit_lock(root, shared=True))
+        except OSError:  # read-only copy: no lock file can be made, and no writer can be active there
+            pass
+        yield
 
 
 def _load_columns(meta: DatasetMeta, keys: list[str] | None = None) -> dict[str, Any]:
@@ -146,14 +149,13 @@ def _load_columns(meta: DatasetMeta, keys: list[str] | None = None) -> dict[str,
     feats = {k: meta.features[k] for k in (keys if raw else meta.numeric_keys)}
     if not feats:
         return {}
-    paths: list[Path] = []
+    rows: dict[Path, int] = {}  # data file -> frames the committed episodes own in it (in file order)
     for ep in meta.episodes:
         p = meta.data_path(ep)
-        if p not in paths:
-            paths.append(p)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in feats}
-    for path in paths:
-        table = pq.read_table(path, columns=list(feats))
+        rows[p] = rows.get(p, 0) + int(ep["length"])
+    parts: dict[str, list[Any]] = {k: [] for k in feats}
+    for path, n in rows.items():
+        table = pq.read_table(path, columns=list(feats)).slice(0, n)  # a partial tail is not data
         for k, ft in feats.items():
             parts[k].append(table[k] if raw else column_to_numpy(table[k], ft))
     if raw:
