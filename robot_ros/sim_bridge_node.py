@@ -4,7 +4,9 @@ Each control tick it applies the newest command (vla/ee_delta TwistStamped + vla
 the family's adapter in `robot_ros.sim_commands`), steps the env, and publishes the observation:
 camera/<name>/image_raw (rgb8, sensor-data QoS) every `camera_every` ticks and joint_states (the env's
 state vector, named by the env's `state_names`) every tick. A command older than `command_timeout_s`
-counts as a stop (zero velocity, gripper held), as a velocity-controlled arm behaves. The episode's
+counts as a stop (zero velocity, gripper held), as a velocity-controlled arm behaves. With
+`control_mode:=joint` (tabletop) it takes vla/joint_command JointTrajectory targets named like the env's
+action (joint1..joint7, gripper) instead, and an empty trajectory holds the arm where it is. The episode's
 instruction is published on vla/instruction at reset and every `instruction_period_s`.
 `sim/reset` (std_msgs/String): "" restarts the current task, "tabletop/stack" switches task.
 
@@ -24,6 +26,7 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64, String
+from trajectory_msgs.msg import JointTrajectory
 
 from robot_ros import convert
 from robot_ros.health import ERROR, OK, Health
@@ -32,8 +35,9 @@ from robot_ros.policy_node import SENSOR_QOS, WARN_EVERY_S
 from robot_ros.sim_commands import Command, action_for, env_rate_hz, state_names
 from robot_ros.spin import run_node
 
+CONTROL_MODES = ("ee_delta", "joint")
 TOPICS = {
-    "subscribes": ["vla/ee_delta", "vla/gripper", "sim/reset"],
+    "subscribes": ["vla/ee_delta", "vla/gripper", "vla/joint_command", "sim/reset"],
     "publishes": ["camera/{camera}/image_raw", "joint_states", "vla/instruction", "diagnostics"],
 }
 
@@ -47,6 +51,7 @@ class SimBridgeConfig:
     cameras: tuple[str, ...] = ("front", "wrist")
     image_size: int = 128
     max_episode_steps: int = 0  # 0 = the task's default
+    control_mode: str = "ee_delta"  # ee_delta: TwistStamped + gripper; joint: JointTrajectory (tabletop)
     control_rate_hz: float = 0.0  # 0 = the env's own control rate; also the twist -> delta conversion
     camera_every: int = 1  # publish images every k-th tick
     command_timeout_s: float = 0.5
@@ -67,6 +72,8 @@ class SimBridgeConfig:
         for name in ("command_timeout_s", "instruction_period_s", "diagnostics_period_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"SimBridgeConfig.{name} must be > 0, got {getattr(self, name)}")
+        if self.control_mode not in CONTROL_MODES:
+            raise ValueError(f"SimBridgeConfig.control_mode must be one of {CONTROL_MODES}, got {self.control_mode!r}")
         if not (math.isfinite(self.control_rate_hz) and self.control_rate_hz >= 0):
             raise ValueError(f"SimBridgeConfig.control_rate_hz must be >= 0 (0 = env rate), got {self.control_rate_hz}")
 
@@ -79,6 +86,8 @@ class SimBridgeNode(Node):
         self.cfg = declare_config(self, SimBridgeConfig)
         self.health = Health(self.get_fully_qualified_name())
         self._twist: tuple[np.ndarray, float] | None = None  # (velocity (6,), monotonic receipt time)
+        self._joint_target: np.ndarray | None = None
+        self._names: list[str] | None = None
         self._gripper_open = 1.0
         self.env: Any = None
         self.episode, self.steps, self.success = -1, 0, False
@@ -92,6 +101,8 @@ class SimBridgeNode(Node):
         self._diag = self.create_publisher(DiagnosticArray, "diagnostics", 10)
         self.create_subscription(TwistStamped, "vla/ee_delta", self._on_twist, 10)
         self.create_subscription(Float64, "vla/gripper", self._on_gripper, 10)
+        if self.cfg.control_mode == "joint":
+            self.create_subscription(JointTrajectory, "vla/joint_command", self._on_joint_command, 10)
         self.create_subscription(String, "sim/reset", self._on_reset, 10)
         self.create_timer(1.0 / rate, self._tick)
         self.create_timer(self.cfg.instruction_period_s, self._say_instruction)
@@ -103,8 +114,9 @@ class SimBridgeNode(Node):
         from sim.registry import make_env, split_task_id
 
         family, _ = split_task_id(task_id)
+        extra = {"control_mode": "joint"} if self.cfg.control_mode == "joint" else {}
         env = make_env(task_id, seed=self.cfg.seed, cameras=self.cfg.cameras, image_size=self.cfg.image_size,
-                       max_episode_steps=self.cfg.max_episode_steps or None)
+                       max_episode_steps=self.cfg.max_episode_steps or None, **extra)
         if self.env is not None:
             self.env.close()
         self.env, self.family, self.task_id = env, family, task_id
@@ -129,6 +141,24 @@ class SimBridgeNode(Node):
             self.health.drop(err.kind)
             self.get_logger().warning(f"dropped gripper command: {err.detail}", throttle_duration_sec=WARN_EVERY_S)
 
+    def _on_joint_command(self, msg: JointTrajectory) -> None:
+        """Joint targets by the env's action names (joint1..7, gripper); an empty trajectory holds still."""
+        names = list(self.env.unwrapped.action_names)
+        if not msg.points:
+            self._joint_target = None
+            return
+        try:
+            self._joint_target = convert.positions_from_trajectory(msg, names)
+        except convert.BadMessage as err:
+            self.health.drop(err.kind)
+            self.get_logger().warning(f"dropped joint command: {err.detail}", throttle_duration_sec=WARN_EVERY_S)
+
+    def _hold_action(self) -> np.ndarray:
+        """Joint mode without a target: the measured joint positions and the last gripper command."""
+        names = list(self.env.unwrapped.action_names)
+        state = dict(zip(self._names or [], np.asarray(self.obs["state"], dtype=np.float64)))
+        return np.array([state[n] if n in state else 2.0 * self._gripper_open - 1.0 for n in names], np.float32)
+
     def _on_reset(self, msg: String) -> None:
         task_id = msg.data.strip()
         try:
@@ -143,18 +173,22 @@ class SimBridgeNode(Node):
     # ---- stepping ----
 
     def current_action(self) -> np.ndarray:
-        """The env action for this tick: the newest fresh twist (else zero velocity) and the gripper."""
+        """The env action for this tick: the newest fresh twist (else zero velocity) and the gripper, or in
+        joint mode the newest joint target (else hold where the arm is)."""
+        space = self.env.action_space
+        if self.cfg.control_mode == "joint":
+            action = self._joint_target if self._joint_target is not None else self._hold_action()
+            return np.clip(action, space.low, space.high).astype(np.float32)
         velocity = np.zeros(6)
         if self._twist is not None and time.monotonic() - self._twist[1] <= self.cfg.command_timeout_s:
             velocity = self._twist[0]
         action = action_for(self.family, Command(velocity, self._gripper_open), self.rate_hz)
-        space = self.env.action_space
         return np.clip(action, space.low, space.high).astype(np.float32)
 
     def _reset(self) -> None:
         self.episode += 1
         self.obs, _ = self.env.reset(seed=self.cfg.seed + self.episode)
-        self.steps, self.success, self._twist = 0, False, None
+        self.steps, self.success, self._twist, self._joint_target = 0, False, None, None
         self._publish_obs(images=True)
         self._say_instruction()
 

@@ -15,6 +15,7 @@ from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Float64, String  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from robot_ros import convert  # noqa: E402
 from robot_ros.policy_node import SENSOR_QOS  # noqa: E402
@@ -101,6 +102,36 @@ def test_bridge_publishes_and_moves_arm(ros_context, family):
         episode = bridge.episode
         driver.reset.publish(String(data=""))
         assert spin_until(ex, lambda: bridge.episode == episode + 1, 2.0)
+    finally:
+        bridge.destroy_node()
+        ex.shutdown()
+
+
+def test_bridge_joint_mode_tracks_trajectory_targets(ros_context):
+    if not family_available("tabletop"):
+        pytest.skip("env family tabletop not available yet")
+    params = [Parameter("task_id", value="tabletop/pick"), Parameter("cameras", value=["front"]),
+              Parameter("image_size", value=32), Parameter("control_mode", value="joint")]
+    bridge = SimBridgeNode(context=ros_context, parameter_overrides=params)
+    driver = Driver(ros_context, "front")
+    pub = driver.create_publisher(JointTrajectory, "vla/joint_command", 10)
+    ex = SingleThreadedExecutor(context=ros_context)
+    ex.add_node(bridge)
+    ex.add_node(driver)
+    names = [f"joint{i}" for i in range(1, 8)]
+    try:
+        assert spin_until(ex, lambda: len(driver.states) >= 2 and pub.get_subscription_count() > 0, 10.0)
+        q0 = convert.state_from_joint_state(driver.states[-1], names)
+        target = q0.copy()
+        target[0] += 0.3
+        msg = convert.trajectory_from_positions(np.append(target, 1.0), names + ["gripper"],
+                                                driver.get_clock().now().to_msg(), 0.1)
+        pub.publish(msg)
+        steps = bridge.steps
+        assert spin_until(ex, lambda: bridge.steps >= steps + 10, 10.0)
+        q1 = convert.state_from_joint_state(driver.states[-1], names)
+        assert q1[0] - q0[0] > 0.1, (q0[0], q1[0])  # joint 1 moved towards its target
+        assert np.abs(q1[1:] - q0[1:]).max() < 0.1
     finally:
         bridge.destroy_node()
         ex.shutdown()
