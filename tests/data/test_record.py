@@ -53,3 +53,13 @@ def test_two_workers_give_the_same_dataset(tmp_path):
     assert [r["record/seed"] for r in a.meta.episodes] == [r["record/seed"] for r in b.meta.episodes]
     np.testing.assert_array_equal(a.columns["action"], b.columns["action"])
     np.testing.assert_array_equal(a.columns["observation.state"], b.columns["observation.state"])
+
+
+@pytest.mark.slow
+def test_record_metaworld(tmp_path):
+    pytest.importorskip("metaworld")
+    summary = run(cfg(tmp_path / "mw", tasks=["metaworld/reach-v3"], cameras=None, keep_failed=True), echo=None)
+    assert summary["kept"] == 2
+    ds = DatasetReader(tmp_path / "mw")
+    assert validate(tmp_path / "mw").ok and ds.meta.fps == 80
+    assert ds.meta.episodes[0]["record/task_id"] == "metaworld/reach-v3"
