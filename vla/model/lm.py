@@ -8,7 +8,6 @@ them too and a soft token equal to an embedding-table row is indistinguishable f
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -90,7 +89,3 @@ def lm_hidden_size(lm: nn.Module) -> int:
     """Width of the LM's token embeddings (the soft tokens must have it)."""
     return int(lm.get_input_embeddings().weight.shape[1])
 
-
-def tokenizer_dir(cfg: LMConfig) -> Path | None:
-    """The pretrained LM's folder, where its own tokenizer lives (None for an LM built from config)."""
-    return cfg.weights_dir()
