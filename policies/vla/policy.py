@@ -58,8 +58,11 @@ class VLAPolicy:
         on_cuda = str(device).startswith("cuda")
         if quantize and on_cuda:
             raise ValueError("quantize='int8' is dynamic CPU quantization; use dtype=bfloat16/float16 on CUDA")
+        dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
         if isinstance(dtype, str):
-            dtype = getattr(torch, dtype)
+            if dtype not in dtypes:
+                raise ValueError(f"dtype must be one of {sorted(dtypes)}, got {dtype!r}")
+            dtype = dtypes[dtype]
         dtype = dtype or (torch.bfloat16 if on_cuda else torch.float32)
         if quantize and dtype != torch.float32:
             raise ValueError(f"quantize='int8' runs on float32 weights, got dtype={dtype}")

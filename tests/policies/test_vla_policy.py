@@ -114,6 +114,8 @@ def test_int8_and_bfloat16_variants_run(checkpoint):
         VLAPolicy.from_pretrained(checkpoint, quantize="int4")
     with pytest.raises(ValueError, match="float32"):
         VLAPolicy.from_pretrained(checkpoint, quantize="int8", dtype="bfloat16")
+    with pytest.raises(ValueError, match="float8"):
+        VLAPolicy.from_pretrained(checkpoint, dtype="float8")
 
 
 def test_registry_builds_it_and_checks_the_action_space(checkpoint):
