@@ -190,6 +190,12 @@ class Trainer:
     # ----------------------------------------------------------------- the loop
     def run(self) -> TrainResult:
         """Train to `cfg.steps`, evaluating and checkpointing on the configured intervals; returns where it ended."""
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        with logging_redirect_tqdm():  # log lines print above the progress bar instead of through it
+            return self._run()
+
+    def _run(self) -> TrainResult:
         from tqdm.auto import tqdm
 
         cfg, result = self.cfg, TrainResult(checkpoint=Path(), step=self.step)
