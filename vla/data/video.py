@@ -111,6 +111,7 @@ class VideoReader:
 
     def __init__(self, path: str | Path, fps: int):
         import av
+        from av.video.reformatter import VideoReformatter
 
         self.path, self.fps = Path(path), fps
         self._container = av.open(str(self.path))
@@ -118,6 +119,9 @@ class VideoReader:
         self._stream.thread_type = "SLICE"
         self._stream.codec_context.thread_count = 1
         self._tb = self._stream.time_base
+        # One reformatter reused for every frame: its cached swscale context makes YUV->RGB ~10x cheaper
+        # than frame.to_ndarray(format="rgb24"), which builds a new one per frame (1.5 ms vs 0.16 ms at 128 px).
+        self._rgb = VideoReformatter()
         self._iter = None
         self._last: tuple[int, np.ndarray] | None = None  # (frame index, RGB frame) decoded last
 
@@ -142,7 +146,7 @@ class VideoReader:
                 continue
             if k > index:
                 break
-            self._last = (k, frame.to_ndarray(format="rgb24"))
+            self._last = (k, self._rgb.reformat(frame, format="rgb24").to_ndarray())
             return self._last[1]
         self._iter = None
         raise IndexError(f"frame {index} (t={index / self.fps:.4f}s) not found in {self.path}")
