@@ -2,7 +2,11 @@
 
     python -m benchmarks.ros_latency                          # 30 s latency, 5 watchdog trials, 60 s soak
     python -m benchmarks.ros_latency --soak-seconds 600       # the 10-minute soak
-    python -m benchmarks.ros_latency --checkpoint CKPT_DIR    # the VLA policy instead of random
+    python -m benchmarks.ros_latency --policy random          # the random baseline instead of the tiny VLA
+    python -m benchmarks.ros_latency --checkpoint CKPT_DIR    # a trained VLA checkpoint
+
+Policy: by default the tiny VLA (conf/model/tiny.yaml, random init, saved as a real checkpoint and loaded by
+the node through policies.registry) when torch and policies.vla are installed, else the random policy.
 
 The policy node runs as its own process (`python -m robot_ros.policy_node`); this process publishes the
 camera (rgb8, stamped just before publishing) and joint states at 30 Hz and records the commands.
@@ -49,7 +53,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--camera-hz", type=float, default=30.0)
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--control-rate-hz", type=float, default=10.0)
-    p.add_argument("--checkpoint", default="", help="VLA checkpoint directory (default: the random policy)")
+    p.add_argument("--checkpoint", default="", help="a trained VLA checkpoint directory (overrides --policy)")
+    p.add_argument("--policy", choices=("auto", "tiny-vla", "random"), default="auto",
+                   help="auto: tiny-vla when torch and policies.vla import, else random")
     p.add_argument("--nice", type=int, default=0,
                    help="niceness for this process and the node (e.g. -10: robot software ahead of other load)")
     p.add_argument("--out", default=str(OUT))
@@ -84,6 +90,7 @@ class Bench:
         from robot_ros.policy_node import SENSOR_QOS
 
         self.args, self.convert, self.timing_log = args, convert, workdir / "timings.json"
+        self.cameras = ["front", "wrist"] if args.checkpoint else ["front"]
         self.proc = self._start_policy_node()
         rclpy.init()
         self.node = rclpy.create_node("ros_latency_bench")
@@ -93,7 +100,7 @@ class Bench:
         rgb = np.random.default_rng(0).integers(0, 255, (s, s, 3), dtype=np.uint8)
         self.image = convert.image_to_msg(rgb, convert.sec_to_stamp(0.0), "front")
         self.joints = JointState(name=[f"j{i}" for i in range(14)], position=[0.0] * 14)
-        self.cam_pub = self.node.create_publisher(Image, "camera/front/image_raw", SENSOR_QOS)
+        self.cam_pubs = [self.node.create_publisher(Image, f"camera/{c}/image_raw", SENSOR_QOS) for c in self.cameras]
         self.joint_pub = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
         self.instr_pub = self.node.create_publisher(String, "vla/instruction", 10)
         self.cmds: list[tuple[float, float, float]] = []  # (receive wall, stamp, vx)
@@ -116,9 +123,11 @@ class Bench:
 
     def _start_policy_node(self) -> subprocess.Popen:
         a = self.args
-        policy = ["-p", "policy:=vla", "-p", f"checkpoint:={a.checkpoint}"] if a.checkpoint else ["-p", "policy:=random"]
+        policy = (["-p", "policy:=vla", "-p", f"checkpoint:={a.checkpoint}"] if a.checkpoint
+                  else ["-p", f"policy:={a.policy}"])
         argv = [sys.executable, "-m", "robot_ros.policy_node", "--ros-args", "--params-file",
-                str(REPO / "robot_ros" / "config" / "policy_sim.yaml"), *policy, "-p", "cameras:=[front]",
+                str(REPO / "robot_ros" / "config" / "policy_sim.yaml"), *policy,
+                "-p", f"cameras:=[{', '.join(self.cameras)}]",
                 "-p", f"control_rate_hz:={a.control_rate_hz}", "-p", f"image_timeout_s:={IMAGE_TIMEOUT_S}",
                 "-p", "state_timeout_s:=0.5", "-p", "instruction:=hold still",
                 "-p", f"timing_log:={self.timing_log}", "--log-level", "warn"]
@@ -132,8 +141,9 @@ class Bench:
         self.joints.header.stamp = now
         self.joint_pub.publish(self.joints)
         if self.camera_on:
-            self.image.header.stamp = self.node.get_clock().now().to_msg()  # stamped just before publishing
-            self.cam_pub.publish(self.image)
+            for pub in self.cam_pubs:
+                self.image.header.stamp = self.node.get_clock().now().to_msg()  # stamped just before publishing
+                pub.publish(self.image)
             self.last_frame = time.time()
 
     def spin(self, seconds: float) -> None:
@@ -217,11 +227,41 @@ def latency(timings: list[dict], cmds: list[tuple[float, float, float]], window:
             "command_transport_ms": _percentiles(transport), "inference_ms": _percentiles(infer)}
 
 
+def _vla_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "policies.vla"))
+
+
+def save_tiny_vla(directory: Path) -> Path:
+    """A random-init tiny VLA checkpoint (inference cost of the real tiny model; its actions mean nothing)."""
+    import torch
+
+    from vla.checkpoint import save_pretrained
+    from vla.model import VLA, load_model_config, load_text_tokenizer_for
+    from vla.normalize import Normalizer, NormStats
+
+    torch.manual_seed(0)
+    cfg = load_model_config("tiny")
+    rng = np.random.default_rng(0)
+    norm = Normalizer({"observation.state": NormStats.from_array(rng.normal(size=(256, cfg.state_dim))),
+                       "action": NormStats.from_array(rng.uniform(-0.05, 0.05, size=(256, cfg.action_dim)))})
+    return save_pretrained(VLA.from_config(cfg), directory / "tiny_vla", norm, load_text_tokenizer_for(cfg))
+
+
 def run(args: argparse.Namespace) -> dict:
     period = 1.0 / args.control_rate_hz
     if args.nice:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by the policy node process
     with tempfile.TemporaryDirectory(prefix="ros_latency_") as tmp:
+        if args.checkpoint:
+            label = f"vla ({args.checkpoint})"
+        else:
+            if args.policy == "auto":
+                args.policy = "tiny-vla" if _vla_available() else "random"
+            label = "tiny VLA (random init)" if args.policy == "tiny-vla" else args.policy
+            if args.policy == "tiny-vla":
+                args.checkpoint = str(save_tiny_vla(Path(tmp)))
         bench = Bench(args, Path(tmp))
         try:
             bench.wait_for_commands()
@@ -235,7 +275,6 @@ def run(args: argparse.Namespace) -> dict:
     timings = log["timings"]
     stale = sum(1 for t in timings if t["publish"] - t["image_recv"] > IMAGE_TIMEOUT_S)
     lat = latency(timings, bench.cmds, window)
-    policy = "vla" if args.checkpoint else "random"
     dog_periods = [d / period for d in dog]
     summary = [
         {"metric": "ROS-added latency p50", "value": lat["ros_added_ms"]["p50"], "unit": "ms", "target": "<= 2",
@@ -250,7 +289,7 @@ def run(args: argparse.Namespace) -> dict:
         {"metric": "motion after watchdog stop", "value": moving_after_stop, "unit": "count", "target": "0",
          "ok": moving_after_stop == 0},
     ]
-    return {"policy": policy, "camera_hz": args.camera_hz, "image_size": args.image_size, "nice": args.nice,
+    return {"policy": label, "camera_hz": args.camera_hz, "image_size": args.image_size, "nice": args.nice,
             "load_average": os.getloadavg(), "cpu_count": os.cpu_count(),
             "control_rate_hz": args.control_rate_hz, "latency": lat, "watchdog_s": dog,
             "watchdog_periods": dog_periods, "soak": mem, "stale_commands": stale, "commands": len(timings),
