@@ -174,3 +174,16 @@ def test_files_roll_over_at_frame_limit(tmp_path):
     frame = ds.frame(13)
     assert (frame["episode_index"], frame["frame_index"]) == (3, 1)
     assert abs(int(frame["observation.images.front"][20, 40, 1]) - int(frame_image(3, 1)[20, 40, 1])) <= 3
+
+
+def test_add_episode_checks_whole_columns(tmp_path):
+    with DatasetWriter.create(tmp_path / "ds", 10, {"action": {"dtype": "float32", "shape": [2]}}) as w:
+        bad = np.zeros((4, 2), np.float32)
+        bad[3, 1] = np.inf
+        with pytest.raises(ValueError, match="action: non-finite"):
+            w.add_episode("t", {"action": bad}, {}, {})
+        with pytest.raises(ValueError, match=r"action: expected frames of shape \[2\], got \[3\]"):
+            w.add_episode("t", {"action": np.zeros((4, 3), np.float32)}, {}, {})
+        assert w.add_episode("t", {"action": np.ones((4, 2), np.float32)}, {}, {}) == 0
+    ds = DatasetReader(tmp_path / "ds")
+    assert len(ds) == 4 and ds.meta.video_keys == [] and ds.frame(3)["task"] == "t"

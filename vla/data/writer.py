@@ -208,8 +208,12 @@ class DatasetWriter:
         lengths = {k: len(v) for k, v in numeric.items()}
         length = next(iter(lengths.values())) if lengths else 0
         for key, values in numeric.items():
-            for row in values[:1]:
-                check_value(key, row, self.user_features[key])
+            ft = self.user_features[key]
+            arr = np.asarray(values)
+            if arr.shape[1:] != tuple(ft["shape"]) and not (ft["shape"] == [1] and arr.ndim == 1):
+                raise ValueError(f"{key}: expected frames of shape {ft['shape']}, got {list(arr.shape[1:])}")
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                raise ValueError(f"{key}: non-finite values in the episode (a dataset never stores NaN or inf)")
         if len(set(lengths.values())) > 1 or length == 0:
             raise ValueError(f"add_episode: features need the same non-zero frame count, got {lengths}")
         self._stage = journal.new_stage(self.root)
