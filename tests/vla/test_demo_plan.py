@@ -69,7 +69,7 @@ def test_fingerprints_follow_what_decides_each_result(tmp_path):
     more_steps = _by_name(build_plan(_cfg(tmp_path, train=TrainStage(steps=10))))
     changed = {n for n in base if base[n].fingerprint != more_steps[n].fingerprint}
     assert changed == {"train", "eval/vla"}  # data and baselines are reused
-    faster = _by_name(build_plan(_cfg(tmp_path, threads=1, record=RecordStage(workers=0),
+    faster = _by_name(build_plan(_cfg(tmp_path, threads=1, record=RecordStage(workers=1),
                                       eval=EvalStage(workers=0))))
     assert all(base[n].fingerprint == faster[n].fingerprint for n in base)  # speed settings change nothing
     more_data = _by_name(build_plan(_cfg(tmp_path, record=RecordStage(episodes=3))))

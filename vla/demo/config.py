@@ -28,16 +28,17 @@ def _check_overrides(owner: str, overrides: List[str]) -> None:
 
 @dataclass
 class RecordStage:
-    """Expert demonstrations: `episodes` per task, seeds derived from `seed` (disjoint from eval's)."""
+    """Expert demonstrations: `episodes` attempts per task on seeds `seed`, `seed + 1`, ...; only the
+    expert's successes are kept (vla-record's default), so a dataset may hold a few episodes fewer."""
 
     episodes: int = 100
     seed: int = 0
-    workers: int = 2
+    workers: int = 2  # worker processes (vla-record needs at least one)
     overrides: List[str] = field(default_factory=list)  # extra `vla-record` overrides
 
     def __post_init__(self) -> None:
         _at_least("record", "episodes", self.episodes, 1)
-        _at_least("record", "workers", self.workers, 0)
+        _at_least("record", "workers", self.workers, 1)
         _check_overrides("record", self.overrides)
 
 
@@ -45,7 +46,7 @@ class RecordStage:
 class TrainStage:
     """The VLA's training run: model preset `conf/model/<model>.yaml`, optional `conf/train/<preset>.yaml`."""
 
-    model: str = "demo"
+    model: str = "tiny"
     preset: Optional[str] = None
     steps: int = 1500
     batch_size: int = 8

@@ -91,9 +91,9 @@ def record_stages(cfg: DemoConfig, root: Path) -> list[Stage]:
                     "image_size": cfg.image_size, "overrides": cfg.record.overrides}
         fp = fingerprint(RECORD, settings)
         out = root / "data" / f"{slug(task)}-{fp}"
-        args = (f"tasks={hydra_value([task])}", f"episodes={cfg.record.episodes}", f"seed={cfg.record.seed}",
-                f"cameras={hydra_value(cfg.cameras)}", f"image_size={cfg.image_size}",
-                f"root={hydra_value(str(out))}", f"workers={cfg.record.workers}",
+        args = (f"tasks={hydra_value([task])}", f"episodes_per_task={cfg.record.episodes}",
+                f"seed={cfg.record.seed}", f"cameras={hydra_value(cfg.cameras)}", f"image_size={cfg.image_size}",
+                f"out={hydra_value(str(out))}", f"workers={cfg.record.workers}",
                 f"progress={hydra_value(cfg.progress)}", *cfg.record.overrides)
         stages.append(Stage(f"{RECORD}/{slug(task)}", RECORD, args, out, fp, cfg.record.episodes, task=task))
     return stages
