@@ -52,9 +52,11 @@ def grasp_yaw(yaw: float) -> float:
 
 
 def equivalent_yaw(cube_yaw: float, reference: float) -> float:
-    """The yaw of the cube's quarter-turn family (cube_yaw + k pi/2) closest to `reference`."""
-    k = np.round((reference - cube_yaw) / (np.pi / 2))
-    return float(cube_yaw + k * np.pi / 2)
+    """The yaw of the cube's quarter-turn family (cube_yaw + k pi/2) closest to `reference`, kept within
+    [-pi/2, pi/2]: the hand's yaw range that stays well inside joint 7's limits (yaw ~ q7 - pi/4)."""
+    family = grasp_yaw(cube_yaw) + np.pi / 2 * np.arange(-2, 3)  # (5,)
+    family = family[np.abs(family) <= np.pi / 2 + 1e-9]
+    return float(family[np.argmin(np.abs(family - reference))])
 
 
 def clear_yaw(env, obj: str) -> float:
@@ -88,11 +90,15 @@ def servo(env, target: np.ndarray, gripper: float, yaw: float = 0.0, step: float
           tol: float = 0.008) -> tuple[np.ndarray, bool]:
     """Action (7,) moving the TCP towards `target` (gripper pointing down, turned by `yaw`), and whether
     the TCP is already within `tol` of it (and the yaw within 0.05 rad)."""
-    pos, quat = _base(env).physics.ee_pose()
+    physics = _base(env).physics
+    pos, quat = physics.ee_pose()
     err = np.asarray(target, dtype=np.float64) - pos
     dist = float(np.linalg.norm(err))
     dpos = err if dist <= step else err * (step / dist)
     rot = quat_error(rotvec_to_quat(np.array([0.0, 0.0, yaw])), quat)  # (3,)
+    # Turn about z by the plain difference, not the shortest way round: with targets in [-pi/2, pi/2]
+    # that never crosses yaw = +-pi, where joint 7 would run into its limit.
+    rot[2] = yaw - float(physics.state()[5])
     rot_norm = float(np.linalg.norm(rot))
     if rot_norm > 0.25:
         rot *= 0.25 / rot_norm
