@@ -5,6 +5,7 @@ same weights as an uninterrupted one."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,3 +108,21 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, dataset, config_dir):
     reference = train(make_cfg(tmp_path / "ref", dataset, steps=6, batch_size=4, save_every=2, eval_every=3))
     a, b = weights(out / "checkpoints/last"), weights(reference.checkpoint)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_two_process_resume_is_exact(tmp_path, dataset, config_dir):
+    """A 2-process run resumed from its step-2 checkpoint ends with the uninterrupted run's weights
+    (every process's RNG state and the shared data position come back)."""
+    def torchrun(out: Path) -> None:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "vla.train.cli",
+               *cli_args(config_dir, dataset, out, "steps=4", "batch_size=2", "save_every=2", "eval_every=2")]
+        proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=400, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    torchrun(tmp_path / "full")
+    (tmp_path / "resumed" / "checkpoints").mkdir(parents=True)
+    shutil.copytree(tmp_path / "full/checkpoints/step_00000002", tmp_path / "resumed/checkpoints/step_00000002")
+    torchrun(tmp_path / "resumed")
+    a, b = weights(tmp_path / "full/checkpoints/last"), weights(tmp_path / "resumed/checkpoints/last")
+    assert all(torch.equal(a[k], b[k]) for k in a)

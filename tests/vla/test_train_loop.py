@@ -299,6 +299,11 @@ def test_resume_with_more_steps_extends_the_schedule(tmp_path, dataset):
     assert sorted(longer.losses) == [3, 4]
     sched = json.loads((tmp_path / "checkpoints/last/train_state/scheduler.json").read_text())
     assert sched["lr_lambdas"][0]["total_steps"] == 4 and sched["last_epoch"] == 4
+    # From step 3 on the lr follows the 4-step curve, as if the run had been configured that way.
+    reference = train(make_cfg(tmp_path / "ref", dataset, steps=4, eval_every=5))
+    assert longer.losses[4] == reference.losses[4]
+    assert sched["_last_lr"] == json.loads(
+        (tmp_path / "ref/checkpoints/last/train_state/scheduler.json").read_text())["_last_lr"]
 
 
 def test_grad_accumulation_equals_the_larger_batch(tmp_path):

@@ -128,16 +128,24 @@ class Trainer:
                         "training continues, but not in the order the interrupted run would have taken",
                         progress["train_frames"], ckpt, self.order.num_samples)
         load_optimizer_state(ckpt, self.acc.unwrap_model(self.model), self._raw_optimizer())
+        self._restore_schedule(ckpt)
+        self.step, self.position = int(progress["step"]), OrderState.from_dict(progress["order"])
+        restore_rng(read_rng_state(ckpt, self.acc.process_index))
+
+    def _restore_schedule(self, ckpt: Path) -> None:
+        """The step count from the checkpoint, the schedule's shape from this run's config: the same numbers
+        unless `steps` / `optim` changed (e.g. to extend a finished run), then the new curve from here on."""
         saved = read_scheduler_state(ckpt)
+        self.scheduler.load_state_dict({**saved, "lr_lambdas": [None] * len(saved["lr_lambdas"])})
         schedule = self.scheduler.lr_lambdas[0].__dict__
         if saved["lr_lambdas"][0] != schedule:
             log.warning("the lr schedule changed since %s (%s -> %s); it continues on the new one", ckpt,
                         saved["lr_lambdas"][0], schedule)
-        # The step count comes from the checkpoint, the schedule's shape from this run's config (the same
-        # numbers unless `steps`/`optim` changed, e.g. to extend a finished run).
-        self.scheduler.load_state_dict({**saved, "lr_lambdas": [None] * len(saved["lr_lambdas"])})
-        self.step, self.position = int(progress["step"]), OrderState.from_dict(progress["order"])
-        restore_rng(read_rng_state(ckpt, self.acc.process_index))
+            # The restored optimizer still holds the old curve's lr for the next step; LambdaLR's own rule.
+            groups = self._raw_optimizer().param_groups
+            for group, base, fn in zip(groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas):
+                group["lr"] = base * fn(self.scheduler.last_epoch)
+            self.scheduler._last_lr = [group["lr"] for group in groups]  # what get_last_lr() reports
 
     def _raw_optimizer(self) -> torch.optim.Optimizer:
         return getattr(self.optimizer, "optimizer", self.optimizer)  # AcceleratedOptimizer wraps it
