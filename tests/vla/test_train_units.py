@@ -38,6 +38,7 @@ class Toy(torch.nn.Module):
     ({"steps": 0}, "train.steps"), ({"resume": "maybe"}, "train.resume"), ({"finetune": "half"}, "train.finetune"),
     ({"optim": {"lr": -1.0}}, "optim.lr"), ({"data": {"heldout_fraction": 1.0}}, "data.heldout_fraction"),
     ({"lora": {"rank": 0}}, "lora.rank"), ({"freeze": ["lm", "lm"]}, "train.freeze"),
+    ({"finetune": "lora", "freeze": ["vision", "lm"]}, "train.freeze"),
 ])
 def test_config_names_bad_field(override, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):

@@ -122,5 +122,8 @@ class TrainConfig:
             raise ValueError(f"train.finetune must be one of {FINETUNE_MODES}, got {self.finetune!r}")
         if len(set(self.freeze)) != len(self.freeze):
             raise ValueError(f"train.freeze lists a part twice: {self.freeze!r}")
+        if self.finetune == "lora" and self.lora.part in self.freeze:
+            raise ValueError(f"train.freeze {self.freeze!r} includes lora.part {self.lora.part!r}: its adapters "
+                             "would be frozen too (LoRA already keeps that part's base weights fixed)")
         if not self.output_dir:
             raise ValueError("train.output_dir must be a directory path, got an empty string")
