@@ -1,6 +1,6 @@
-"""`vla-train` as users run it: the Hydra app in-process, two processes under torchrun (DDP over gloo on
-CPU) against one process with the same global batch, and a run killed with SIGKILL that resumes to the
-same weights as an uninterrupted one."""
+"""`vla-train` as users run it: the Hydra app in-process (fast tier); in the slow tier, two processes under
+torchrun (DDP over gloo on CPU) against one process with the same global batch, a 2-process run resumed
+exactly, and a run killed with SIGKILL that resumes to the same weights as an uninterrupted one."""
 
 from __future__ import annotations
 
