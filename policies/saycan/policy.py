@@ -72,7 +72,9 @@ class SayCanPolicy:
 
     def predict_action_chunk(self, obs: Observation) -> np.ndarray:
         """The next action as a (1, A) chunk: one control step of the current skill, or a hold when stopped."""
-        if self.stop_reason is None and (self._skill is None or self._skill_over()):
+        # a skill can end before its first step (an executor that gives up at once): judge it and re-plan;
+        # every pass adds a trace row, so max_plan_steps bounds this loop
+        while self.stop_reason is None and (self._skill is None or self._skill_over()):
             if self._skill is not None:
                 self._finish_skill()
             self._plan_next(obs)

@@ -1,0 +1,122 @@
+"""LM scoring: the KV-cache-reusing path equals full re-scoring, batching and normalization behave, and
+the real SmolLM2 (slow) picks the obviously right skill on fixed prompts."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+from policies.saycan.goals import all_in_bowl  # noqa: E402
+from policies.saycan.lm_scoring import LMScorer, default_lm_location  # noqa: E402
+from policies.saycan.prompt import build_prompt, candidate_text, feedback_text, StepOutcome  # noqa: E402
+from policies.saycan.scene import SceneState  # noqa: E402
+from policies.saycan.skills import enumerate_skills  # noqa: E402
+
+CORPUS = ["Human: put all the blocks in the green bowl. Robot: pick up the red block. Success: yes.",
+          "Robot: place it in the blue bowl. place it on the yellow block. done. Scene: on the table: nothing."]
+
+
+@pytest.fixture(scope="module")
+def tiny_scorer():
+    """A randomly initialized 2-layer Llama with a byte-level BPE trained on a few lines: real transformers
+    code paths (DynamicCache, GQA, logits_to_keep) in milliseconds."""
+    torch.manual_seed(0)
+    bpe = tokenizers.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS * 5, vocab_size=320, min_frequency=1, show_progress=False)
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer)
+    cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048)
+    model = transformers.LlamaForCausalLM(cfg).eval()
+    return LMScorer(model, tok, normalize="sum")
+
+
+CANDIDATES = [" pick up the red block.", " done.", " place it in the blue bowl.", " place it on the yellow block."]
+
+
+def test_cache_reuse_equals_full_scoring(tiny_scorer):
+    prompt = "Human: put all the blocks in the green bowl\nRobot:"
+    tiny_scorer.reuse_cache = True
+    cached = tiny_scorer.score(prompt, CANDIDATES)
+    again = tiny_scorer.score(prompt + " pick up the red block. Success: yes.\nRobot:", CANDIDATES)  # incremental
+    tiny_scorer.reuse_cache = False
+    full = tiny_scorer.score(prompt, CANDIDATES)
+    full_again = tiny_scorer.score(prompt + " pick up the red block. Success: yes.\nRobot:", CANDIDATES)
+    tiny_scorer.reuse_cache = True
+    np.testing.assert_allclose(cached.logprob_sum, full.logprob_sum, atol=1e-4)
+    np.testing.assert_allclose(again.logprob_sum, full_again.logprob_sum, atol=1e-4)
+    assert not np.allclose(cached.logprob_sum, again.logprob_sum)  # the prompt change mattered
+
+
+def test_batch_scores_equal_one_by_one(tiny_scorer):
+    prompt = "Robot: pick up the red block. Success: no.\nRobot:"
+    batch = tiny_scorer.score(prompt, CANDIDATES)
+    single = [tiny_scorer.score(prompt, [c]).logprob_sum[0] for c in CANDIDATES]
+    np.testing.assert_allclose(batch.logprob_sum, single, atol=1e-4)
+
+
+def test_scores_are_log_probabilities_and_normalize(tiny_scorer):
+    scores = tiny_scorer.score("Robot:", CANDIDATES)
+    assert np.all(scores.logprob_sum < 0)
+    np.testing.assert_allclose(scores.score, scores.logprob_sum)  # "sum"
+    assert scores.probabilities().sum() == pytest.approx(1.0)
+    mean = LMScorer(tiny_scorer.model, tiny_scorer.tokenizer, normalize="mean").score("Robot:", CANDIDATES)
+    np.testing.assert_allclose(mean.score, mean.logprob_sum / mean.num_tokens)
+
+
+def test_bad_inputs_raise(tiny_scorer):
+    with pytest.raises(ValueError, match="at least one candidate"):
+        tiny_scorer.score("Robot:", [])
+    with pytest.raises(ValueError, match="tokenizes to nothing"):
+        tiny_scorer.score("Robot:", [""])
+    with pytest.raises(ValueError, match="normalize"):
+        LMScorer(tiny_scorer.model, tiny_scorer.tokenizer, normalize="max")
+
+
+# ---- the real offline SmolLM2-135M-Instruct ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def smol():
+    try:
+        default_lm_location()
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+    return LMScorer.from_pretrained(normalize="sum")
+
+
+@pytest.mark.slow
+def test_smollm2_cache_reuse_matches_full(smol):
+    scene = SceneState(("red block", "blue block"), ("green bowl",))
+    prompt = build_prompt("put all the blocks in the green bowl", feedback_text(scene), [])
+    cands = [candidate_text(s.text) for s in enumerate_skills(scene)]
+    cached = smol.score(prompt, cands)
+    smol.reuse_cache = False
+    try:
+        full = smol.score(prompt, cands)
+    finally:
+        smol.reuse_cache = True
+    np.testing.assert_allclose(cached.logprob_sum, full.logprob_sum, atol=2e-3)
+
+
+@pytest.mark.slow
+def test_smollm2_places_the_held_block_in_the_commanded_bowl(smol):
+    scene = SceneState(("red block", "blue block"), ("green bowl", "yellow bowl"))
+    held = SceneState(scene.blocks, scene.bowls, held="red block")
+    goal = all_in_bowl("yellow bowl")
+    history = [StepOutcome("pick up the red block", True, feedback_text(held, goal(held)))]
+    prompt = build_prompt("put all the blocks in the yellow bowl", feedback_text(scene, goal(scene)), history)
+    places = ["place it in the green bowl", "place it in the yellow bowl", "place it on the blue block"]
+    scores = smol.score(prompt, [candidate_text(p) for p in places])
+    assert places[int(np.argmax(scores.score))] == "place it in the yellow bowl"
+
+
+@pytest.mark.slow
+def test_smollm2_retries_a_failed_pick(smol):
+    scene = SceneState(("red block", "blue block"), ("green bowl",))
+    goal = all_in_bowl("green bowl")
+    history = [StepOutcome("pick up the blue block", False, feedback_text(scene, goal(scene)))]
+    prompt = build_prompt("put all the blocks in the green bowl", feedback_text(scene, goal(scene)), history)
+    picks = ["pick up the red block", "pick up the blue block", "done"]
+    scores = smol.score(prompt, [candidate_text(p) for p in picks])
+    assert picks[int(np.argmax(scores.score))] == "pick up the blue block"
