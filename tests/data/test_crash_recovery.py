@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 # The child writes `n_saved` episodes, then acts according to `mode`:
 #   "mid_episode": adds frames to one more episode, prints READY and waits to be killed;
 #   "in_commit": kills itself (SIGKILL) during the renames of the next commit, after its manifest;
-#   "before_manifest": kills itself while writing the manifest (the commit point) of the next commit.
+#   "before_manifest": kills itself while writing the manifest (the commit point) of the next commit;
+#   "in_loop": keeps saving 6-frame episodes until it is killed from outside.
 CHILD = textwrap.dedent("""
     import json, os, signal, sys, time
     import numpy as np
@@ -44,6 +45,9 @@ CHILD = textwrap.dedent("""
                          "action": np.ones(3, np.float32)})
         print("READY", flush=True)
         time.sleep(60)
+    elif mode == "in_loop":  # until killed
+        while True:
+            write_episodes(w, [6], first_ep=w.num_episodes)
     else:
         write_episodes(w, [5], seed=7, first_ep=w.num_episodes)
         print("NOT KILLED", flush=True)
@@ -111,7 +115,7 @@ def test_sigkill_at_random_moments(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     rng = np.random.default_rng(0)
     for round_ in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(root), "50", "in_loop"], cwd=REPO, env=env,
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(root), "0", "in_loop"], cwd=REPO, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.5 + rng.uniform(0, 2.0))
         proc.send_signal(signal.SIGKILL)
@@ -127,7 +131,7 @@ def test_readers_see_whole_commits_while_a_writer_appends(tmp_path):
     with DatasetWriter.create(root, 10, FEATURES) as w:
         write_episodes(w, [6])
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(root), "40", "in_loop"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(root), "0", "in_loop"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seen = set()
     try:
