@@ -46,6 +46,9 @@ def test_bad_delta_timestamps_name_the_key(small_dataset):
         FrameDataset(root, delta_timestamps={"action": [0.0, 0.05]})
     with pytest.raises(KeyError, match="'actions'"):
         FrameDataset(root, delta_timestamps={"actions": [0.0]})
+    with pytest.raises(KeyError, match=r"cameras \['side'\] are not in"):
+        FrameDataset(root, cameras=["side"])
+    assert FrameDataset(root, cameras=[])[0]["images"] == {}
 
 
 def test_episode_subset_and_dataloader_workers(small_dataset):

@@ -10,7 +10,7 @@ in seconds from the sampled frame, as in LeRobot; each offset must be a multiple
 offsets gets a leading time axis (T, ...) and a `*_is_pad` mask: offsets that fall outside the episode
 repeat its first/last frame and are marked True (ACT / Diffusion Policy mask those steps out of the loss).
 Keys without offsets give the frame itself. Images come back uint8 (H, W, 3) (the Observation contract),
-or float32 (3, H, W) in [0, 1] with `image_format="float"`.
+or float32 (3, H, W) in [0, 1] with `image_format="float"`; `cameras=["front"]` decodes only those.
 
 Normalization is not done here: `vla.normalize` reads `self.stats` (meta/stats.json). Video decoders are
 opened lazily in each DataLoader worker (see `DatasetReader`), never pickled.
@@ -52,11 +52,18 @@ class FrameDataset(torch.utils.data.Dataset):
 
     def __init__(self, root: str | Path, delta_timestamps: Mapping[str, Sequence[float]] | None = None,
                  episodes: Sequence[int] | None = None, image_format: str = "uint8",
-                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
+                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 cameras: Sequence[str] | None = None):
         if image_format not in ("uint8", "float"):
             raise ValueError(f"image_format must be 'uint8' or 'float', got {image_format!r}")
         self.reader = DatasetReader(root)
         meta = self.reader.meta
+        if cameras is not None:
+            unknown = sorted(set(cameras) - set(meta.camera_names))
+            if unknown:
+                raise KeyError(f"cameras {unknown} are not in {root}; it has {meta.camera_names}")
+        # only these cameras are decoded (each costs one video decode per sample)
+        self.camera_keys = [k for k in meta.camera_keys if cameras is None or k[len(IMAGE_PREFIX):] in cameras]
         known = set(meta.features)
         for key in delta_timestamps or {}:
             if key not in known:
@@ -110,7 +117,7 @@ class FrameDataset(torch.utils.data.Dataset):
             out[name] = values if pad is not None else values[0]
             if pad is not None:
                 out[f"{name}_is_pad"] = pad
-        for key in self.meta.camera_keys:
+        for key in self.camera_keys:
             cam = key[len(IMAGE_PREFIX):]
             idx, pad = self._window(key, ep, fi)
             frames = self.reader.camera_frames(key, ep, idx)  # (T, H, W, 3) uint8
