@@ -92,11 +92,10 @@ class DatasetWriter:
         lock = journal.WriterLock(root)
         try:
             journal.recover(root)
-            meta = DatasetMeta.load(root, with_episode_stats=True)
+            return cls(root, DatasetMeta.load(root, with_episode_stats=True), lock)
         except BaseException:
             lock.release()
             raise
-        return cls(root, meta, lock)
 
     @classmethod
     def create_or_open(cls, root: str | Path, fps: int, features: dict[str, dict[str, Any]],
