@@ -152,3 +152,14 @@ def test_config_errors_name_the_field():
         TabletopEnv("fly")
     with pytest.raises(ValueError, match="control_mode"):
         TabletopEnv("pick", control_mode="torque")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_passes_gymnasium_env_checker():
+    from gymnasium.utils.env_checker import check_env
+
+    env = TabletopEnv("place", seed=0, cameras=("front",), image_size=32, render_mode="rgb_array")
+    try:
+        check_env(env, skip_render_check=False)
+    finally:
+        env.close()
