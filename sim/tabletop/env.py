@@ -102,6 +102,7 @@ class TabletopEnv(gym.Env):
         self._touched: set[str] = set()
         self._last_obs: dict | None = None
         self._target: tuple[np.ndarray, np.ndarray] | None = None  # last commanded TCP pose (ee_delta mode)
+        self._last_gripper = 1.0
         self._define_spaces()
 
     # ---- spaces -------------------------------------------------------------------------------------
@@ -139,6 +140,7 @@ class TabletopEnv(gym.Env):
         self._clipped_total = 0
         self._touched = set()
         self._target = None
+        self._last_gripper = 1.0  # episodes start with the gripper open
         obs = self._observe()
         self._last_obs = obs
         return obs, self._info(clipped=0)
@@ -151,6 +153,7 @@ class TabletopEnv(gym.Env):
         self._steps += 1
         self._clipped_total += clipped
         q_target = self._joint_targets(act)
+        self._last_gripper = float(act[-1])
         error = self.physics.advance(q_target, float(act[-1]))
         truncated = self._steps >= self.max_episode_steps
         if error is not None:
@@ -163,6 +166,16 @@ class TabletopEnv(gym.Env):
         info = self._info(clipped)
         terminated = bool(info["success"] and self.config.terminate_on_success)
         return obs, float(sum(info["reward_terms"].values())), terminated, truncated, info
+
+    def noop_action(self) -> np.ndarray:
+        """The action that holds the arm still and the gripper as last commanded (open after reset).
+
+        ee_delta: zero deltas; joint mode: the current joint positions. The noop baseline plays this.
+        """
+        gripper = self._last_gripper
+        if self.config.control_mode == "joint":
+            return np.append(self.physics.arm_qpos(), gripper).astype(np.float32)
+        return np.append(np.zeros(6), gripper).astype(np.float32)
 
     def render(self):
         """The front camera (or the first configured one) at the configured size, for rgb_array mode."""

@@ -163,3 +163,21 @@ def test_passes_gymnasium_env_checker():
         check_env(env, skip_render_check=False)
     finally:
         env.close()
+
+
+def test_noop_action_holds_the_arm_and_gripper():
+    from sim.registry import make_env
+
+    env = make_env("tabletop/touch", seed=3, cameras=())
+    try:
+        obs, _ = env.reset(seed=3)
+        assert env.unwrapped.noop_action()[-1] == 1.0  # open after reset
+        env.step(np.array([0, 0, 0, 0, 0, 0, -1], np.float32))  # close
+        before = env.unwrapped.ee_position()
+        noop = env.unwrapped.noop_action()
+        assert noop[-1] == -1.0 and not noop[:6].any()
+        for _ in range(5):
+            env.step(noop)
+        assert np.linalg.norm(env.unwrapped.ee_position() - before) < 5e-3
+    finally:
+        env.close()
