@@ -78,12 +78,16 @@ def _kit_for(task_id: str, cfg: BenchConfig, k: int) -> TaskKit:
         close_kit()
         kit = _KIT[task_id] = TaskKit(task_id, cfg)
     kit.grow(k)
+    return kit
+
+
+def _close_at_exit() -> None:
+    """Register close_kit once, after the first episode rendered: mujoco registers its EGL teardown when
+    the first GL context is made (lazily, at the first render), and atexit runs handlers last-in first-out,
+    so ours must come later to close the renderers before the EGL display goes."""
     if not _CLOSE_AT_EXIT:
-        # Registered only now, after the envs imported mujoco: atexit runs handlers last-in first-out,
-        # so ours closes the renderers before mujoco's own handler tears the EGL display down.
         atexit.register(close_kit)
         _CLOSE_AT_EXIT.append(True)
-    return kit
 
 
 def run_job(job: Job, cfg: BenchConfig, root: str) -> list[dict[str, Any]]:
@@ -97,6 +101,7 @@ def run_job(job: Job, cfg: BenchConfig, root: str) -> list[dict[str, Any]]:
                        "ensemble_decay": cfg.ensemble_decay}
     records = run_group(kit.envs[:n], kit.policies[:n] if kit.shared is None else None, kit.shared,
                         job.task_id, job.indices, job.seeds, executor_kwargs, observers)
+    _close_at_exit()
     for record in records:
         if run_dir.load_record(record["task"], record["episode"]) is None:
             run_dir.write_record(record)
