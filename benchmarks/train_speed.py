@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> dict:
              "target": "", "ok": ""},
             {"metric": "train samples per thread-CPU-s (bf16; wall rate without other load)",
              "value": round(rows[0]["samples_per_cpu_s"], 1), "unit": "samples/s", "target": "", "ok": ""},
-            {"metric": "peak RSS (bf16)", "value": round(rows[0]["peak_rss_mib"]), "unit": "MiB", "target": "", "ok": ""},
-            {"metric": "peak RSS (fp32)", "value": round(rows[1]["peak_rss_mib"]), "unit": "MiB", "target": "", "ok": ""},
+            *({"metric": f"peak RSS ({r['precision']})", "value": round(r["peak_rss_mib"]), "unit": "MiB",
+               "target": "", "ok": ""} for r in rows),
         ],
     }
     atomic_write_json(RESULTS / "train_speed.json", result)

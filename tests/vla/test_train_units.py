@@ -4,7 +4,6 @@ train-state round trip, checkpoint directories, freezing and LoRA on a small mod
 from __future__ import annotations
 
 import json
-import math
 import random
 
 import numpy as np

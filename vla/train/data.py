@@ -18,7 +18,7 @@ import torch
 from vla.data.meta import DatasetMeta
 from vla.data.stats import aggregate
 from vla.normalize import Normalizer, stats_from_dict
-from vla.transforms import ACTION_KEY, IMAGE_PREFIX, STATE_KEY, apply
+from vla.transforms import ACTION_KEY, STATE_KEY, apply
 
 NORM_KEYS = (STATE_KEY, ACTION_KEY)
 
@@ -41,7 +41,8 @@ def check_fits(meta: DatasetMeta, model_cfg: Any) -> None:
     missing = [c for c in model_cfg.cameras if c not in cams]
     if missing:
         problems.append(f"cameras {missing} missing (dataset has {cams})")
-    for key, want, name in ((STATE_KEY, model_cfg.state_dim, "state_dim"), (ACTION_KEY, model_cfg.action_dim, "action_dim")):
+    wanted = ((STATE_KEY, model_cfg.state_dim, "state_dim"), (ACTION_KEY, model_cfg.action_dim, "action_dim"))
+    for key, want, name in wanted:
         shape = meta.features.get(key, {}).get("shape")
         if shape is None:
             problems.append(f"feature {key!r} missing")
@@ -64,7 +65,8 @@ def dataset_normalizer(metas: Sequence[DatasetMeta]) -> Normalizer:
     return Normalizer(stats_from_dict(merged))
 
 
-def action_chunks(columns: dict[str, np.ndarray], meta: DatasetMeta, episodes: Sequence[int], horizon: int) -> np.ndarray:
+def action_chunks(columns: dict[str, np.ndarray], meta: DatasetMeta, episodes: Sequence[int],
+                  horizon: int) -> np.ndarray:
     """Raw action chunks (N, H, A) of every frame of `episodes`, without decoding video: frame t's chunk is
     actions t .. t+H-1, the episode's last action repeated past its end (as `FrameDataset` pads)."""
     actions = columns[ACTION_KEY]  # (frames, A)

@@ -140,7 +140,9 @@ def build_components(cfg: TrainConfig, accelerator: Any) -> Components:
                                   image_shape=(model_cfg.image_size, model_cfg.image_size))
     size = model_cfg.image_size
     train_set = TransformedFrames(frame_datasets(split, False, model_cfg.horizon), steps, size)
-    eval_set = TransformedFrames(frame_datasets(split, True, model_cfg.horizon), steps, size) if split.has_heldout else None
+    eval_set = None
+    if split.has_heldout:
+        eval_set = TransformedFrames(frame_datasets(split, True, model_cfg.horizon), steps, size)
 
     def save_model(plain_model: torch.nn.Module, directory: Path) -> None:
         write_pretrained(directory, plain_model, normalizer, text_tokenizer, action_tokenizer)
