@@ -4,7 +4,6 @@ feeds the policy node, its commands move the simulated arm, and the recorder wri
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
