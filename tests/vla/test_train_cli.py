@@ -61,17 +61,21 @@ def test_cli_runs_in_process(tmp_path, dataset, config_dir, monkeypatch, capsys)
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    # CPU only, one thread: the same numerics as the in-process reference runs, GPU or not.
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
 
 
 @pytest.mark.slow
 def test_two_processes_match_one_process(tmp_path, dataset, config_dir):
-    """torchrun with 2 CPU processes x batch 2 equals 1 process x batch 4: same frames per step (the data
-    order shards each global batch), gradients averaged by DDP."""
+    """`accelerate launch` with 2 CPU processes x batch 2 equals 1 process x batch 4: same frames per step
+    (the data order shards each global batch), gradients averaged by DDP. (`--cpu --num_processes 2` would
+    start one process without MPI; `--multi_gpu` on a machine without GPUs gives a gloo CPU group.)"""
     from vla.train.run import train
 
     out2 = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "vla.train.cli",
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    cmd = [*launcher, "-m", "vla.train.cli",
            *cli_args(config_dir, dataset, out2, "steps=2", "batch_size=2", "save_every=2", "eval_every=2")]
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=400, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
