@@ -59,7 +59,7 @@ def measure(precision: str, args: argparse.Namespace) -> dict:
     samples = fake_samples(model_cfg, 4 * args.batch_size, 0, model.action_tokenizer)
     with tempfile.TemporaryDirectory() as out:
         cfg = to_dataclass({"output_dir": out, "batch_size": args.batch_size, "bf16": precision == "bf16",
-                            "steps": args.warmup + args.steps, "progress": False}, TrainConfig)
+                            "steps": args.warmup + args.steps, "progress": False, "cpu": True}, TrainConfig)
         parts = Components(model=model, collate=model.collator(), train_set=samples, eval_set=None,
                            save_model=lambda m, d: None)
         trainer = Trainer(cfg, parts, make_accelerator(cfg))

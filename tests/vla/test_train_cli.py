@@ -33,7 +33,7 @@ def config_dir(tmp_path_factory) -> Path:
 def cli_args(config_dir: Path, root: Path, out: Path, *extra: str) -> list[str]:
     return ["--config-dir", str(config_dir), "model=small", f"data.roots=[{root}]", f"output_dir={out}",
             "data.heldout_fraction=0.2", "data.max_eval_batches=1", "optim.warmup_steps=1", "optim.lr=2e-3",
-            "log_every=1", "progress=false", *extra]
+            "log_every=1", "progress=false", "cpu=true", *extra]
 
 
 def weights(ckpt: Path) -> dict[str, torch.Tensor]:

@@ -65,7 +65,7 @@ def make_cfg(out: Path, root: Path | None, model: dict = SMALL_MODEL, **override
     base = {"model": model, "data": {"roots": [str(root)] if root else [], "heldout_fraction": 0.2,
                                      "max_eval_batches": 1},
             "output_dir": str(out), "steps": 4, "batch_size": 4, "save_every": 2, "eval_every": 2,
-            "log_every": 1, "progress": False, "optim": {"warmup_steps": 1, "lr": 2e-3}}
+            "log_every": 1, "progress": False, "cpu": True, "optim": {"warmup_steps": 1, "lr": 2e-3}}
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             base[key] = {**base[key], **value}

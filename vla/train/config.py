@@ -101,6 +101,7 @@ class TrainConfig:
     batch_size: int = 8  # per process, per micro-batch
     grad_accum: int = 1
     bf16: bool = False  # bf16 autocast (CPU or GPU); weights and optimizer state stay fp32
+    cpu: bool = False  # train on the CPU even when a GPU is present
     log_every: int = 10
     eval_every: int = 200
     save_every: int = 200

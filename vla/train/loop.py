@@ -83,7 +83,7 @@ def make_accelerator(cfg: TrainConfig) -> Any:
     project = ProjectConfiguration(project_dir=cfg.output_dir, logging_dir=str(Path(cfg.output_dir) / "tensorboard"))
     # Accelerate treats torchrun's processes as a CPU process group only when told `cpu=True`; without it,
     # a CPU-only machine silently runs N independent single-process copies that overwrite each other.
-    cpu = not (torch.cuda.is_available() or is_xpu_available() or is_npu_available() or is_mps_available())
+    cpu = cfg.cpu or not (torch.cuda.is_available() or is_xpu_available() or is_npu_available() or is_mps_available())
     # mixed_precision stays "no": the loop autocasts itself per cfg.bf16 (see vla.train.precision).
     return Accelerator(cpu=cpu, mixed_precision="no", log_with="tensorboard", project_config=project)
 
