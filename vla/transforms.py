@@ -219,3 +219,16 @@ def make_input_transforms(
 def make_output_transforms(*, action_tokenizer: ActionTokenizer, normalizer: Normalizer, action_dim: int) -> list[Step]:
     """The mirror of the inputs: detokenize -> unnormalize -> repack to env actions (T, action_dim)."""
     return [DetokenizeOutputs(action_tokenizer), UnnormalizeOutputs(normalizer), RepackOutputs(action_dim)]
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W, 3) at (size, size), bilinear (PIL); the image itself when it already has that size.
+
+    Training (`vla.train.data`) and inference (`VLAPolicy`) both resize through this one function, so a
+    model sees frames resized the same way in both.
+    """
+    if image.shape[:2] == (size, size):
+        return image
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))

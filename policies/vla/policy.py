@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vla.transforms import apply, make_input_transforms, make_output_transforms
+from vla.transforms import apply, make_input_transforms, make_output_transforms, resize_image
 
 
 class VLAPolicy:
@@ -112,6 +112,4 @@ class VLAPolicy:
             self._warned_resize.add(cam)
             warnings.warn(f"image {cam!r} is {img.shape[1]}x{img.shape[0]}, resizing to the model's {size}x{size} "
                           f"(warned once per camera)", stacklevel=3)
-        from PIL import Image
-
-        return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
+        return resize_image(img, size)

@@ -18,7 +18,7 @@ import torch
 from vla.data.meta import DatasetMeta
 from vla.data.stats import aggregate
 from vla.normalize import Normalizer, stats_from_dict
-from vla.transforms import ACTION_KEY, STATE_KEY, apply
+from vla.transforms import ACTION_KEY, STATE_KEY, apply, resize_image
 
 NORM_KEYS = (STATE_KEY, ACTION_KEY)
 
@@ -104,16 +104,6 @@ class TransformedFrames(torch.utils.data.Dataset):
         if self.image_size is not None:
             frame = {**frame, "images": {c: resize_image(im, self.image_size) for c, im in frame["images"].items()}}
         return apply(self.steps, frame)
-
-
-def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (H, W, 3) at (size, size), bilinear (PIL), as `VLAPolicy` resizes camera frames at inference;
-    the image itself when it already has that size."""
-    if image.shape[:2] == (size, size):
-        return image
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
 
 
 @dataclass
