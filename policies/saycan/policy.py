@@ -164,8 +164,12 @@ class SayCanPolicy:
         return all(done for _, done in goal(scene))
 
     def episode_metrics(self) -> dict[str, Any]:
-        """Per-episode numbers the benchmark runner merges: plan and execution success, step counts."""
+        """Per-episode numbers the benchmark runner merges: plan and execution success, step counts.
+
+        A skill still running when the episode ended (the env stops at task success) is judged first."""
         base = getattr(self.env, "unwrapped", self.env)
+        if self._skill is not None:
+            self._finish_skill()
         executed = [r for r in self.trace if r["chosen"] != "done" and r["outcome"] is not None]
         return {
             "plan_success": bool(self.plan_success()),
