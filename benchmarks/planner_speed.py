@@ -1,7 +1,7 @@
 """SayCan planning-step latency with SmolLM2-135M on CPU: KV-cache reuse vs none, in the same run.
 
-    python -m benchmarks.planner_speed                  # 6 blocks + 6 bowls (19 skills), 5 steps each way
-    python -m benchmarks.planner_speed --steps 3 --threads 2
+    python -m benchmarks.planner_speed                  # 6 blocks + 6 bowls (19 skills), 5 warm steps, 2 without reuse
+    python -m benchmarks.planner_speed --steps 3 --full-steps 1 --threads 2
 
 One planning step scores every skill of the scene (`Planner.plan_step`): with reuse, the few-shot prompt's
 KV cache is kept across steps and expanded over the candidates, so a step runs only the new history line and
@@ -63,6 +63,7 @@ def _time_steps(planner, scene, start: str, history: list, steps: int) -> list[f
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5, help="planning steps timed per mode")
+    parser.add_argument("--full-steps", type=int, default=2, help="planning steps timed without reuse (slow)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
     import torch
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     warm = _time_steps(planner, scene, start, history, args.steps + 1)  # step 0 is the cold one
     prompt_tokens = len(planner.scorer.encode(planner.prompt("put all the blocks in the green bowl", history, start)))
     planner.scorer.reuse_cache = False
-    full = _time_steps(planner, scene, start, history, args.steps)
+    full = _time_steps(planner, scene, start, history, args.full_steps)
     result = {
         "threads": args.threads, "load_average_1min": os.getloadavg()[0], "skills": n_skills,
         "prompt_tokens_last_step": prompt_tokens, "lm_load_s": load_s,

@@ -10,7 +10,7 @@ SayCan multiplies the LM's p(skill | command, history) by this value, so an infe
   done         needs an empty gripper (a plan never ends with a block in the hand) and, when the scene
                carries the command's success detector (`SceneState.goal_met`), the goal met.
 - `none`: 1 for every skill: the LM-only ablation.
-- `learned`: a value network over image + state + skill (`policies.saycan.learned_affordance`), when trained.
+(A learned value function over images, as SayCan trains, is not implemented yet.)
 """
 
 from __future__ import annotations
@@ -65,20 +65,13 @@ class NoAffordance:
         return np.ones(len(skills))
 
 
-AFFORDANCES = ("geometric", "none", "learned")
+AFFORDANCES = ("geometric", "none")
 
 
-def make_affordance(name: str, checkpoint: str | None = None) -> Affordance:
-    """The affordance called `name`; `learned` loads its trained value network from `checkpoint`."""
+def make_affordance(name: str) -> Affordance:
+    """The affordance called `name` (see `AFFORDANCES`); an unknown name raises listing the valid ones."""
     if name == "geometric":
         return GeometricAffordance()
     if name == "none":
         return NoAffordance()
-    if name == "learned":
-        if not checkpoint:
-            raise ValueError("affordance 'learned' needs a checkpoint (train one with "
-                             "`vla-run mode=train_affordance`)")
-        from policies.saycan.learned_affordance import LearnedAffordance
-
-        return LearnedAffordance.load(checkpoint)
     raise ValueError(f"unknown affordance {name!r}; valid: {AFFORDANCES}")

@@ -125,7 +125,13 @@ class SayCanPolicy:
         self.executor.start(skill)
 
     def _skill_over(self) -> bool:
-        return self.executor.done or self._skill_steps >= self.config.skill_step_budget
+        """The executor says done, the step budget is used, or (for an executor that cannot tell, like the
+        VLA) the success detector already sees the skill's effect."""
+        if self.executor.done or self._skill_steps >= self.config.skill_step_budget:
+            return True
+        if getattr(self.executor, "self_terminating", True) or self._skill_steps == 0:
+            return False
+        return skill_succeeded(self._skill, self._before, scene_from_env(self.env, self.config.goal_feedback))
 
     def _finish_skill(self) -> None:
         """Judge the skill that just ended and append its outcome and the new feedback to the prompt."""

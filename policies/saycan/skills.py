@@ -83,7 +83,11 @@ def parse_skill(text: str) -> Skill:
 
 
 class SkillExecutor(Protocol):
-    """Runs one skill at a time as a low-level policy: `start(skill)`, then chunks until `done`."""
+    """Runs one skill at a time as a low-level policy: `start(skill)`, then chunks until `done`.
+
+    `self_terminating` False tells the planner loop to end the skill when its success detector fires."""
+
+    self_terminating: bool
 
     def start(self, skill: Skill) -> None: ...
 
@@ -95,6 +99,8 @@ class SkillExecutor(Protocol):
 
 class ScriptedSkillExecutor:
     """Executes skills with the tabletop's scripted primitives (`sim.tabletop.experts`): privileged, exact."""
+
+    self_terminating = True  # `done` turns True when the primitive has finished
 
     def __init__(self, env: Any):
         self.env = env
@@ -136,6 +142,8 @@ class VLASkillExecutor:
     A learned policy does not know when it is finished, so `done` stays False; the planner's per-skill
     step budget and success detector end the skill.
     """
+
+    self_terminating = False
 
     def __init__(self, policy: Any):
         self.policy = policy
