@@ -100,11 +100,9 @@ def test_smollm2_cache_reuse_matches_full(smol):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target, other", [("blue bowl", "purple bowl"), ("purple bowl", "orange bowl"),
+@pytest.mark.parametrize("target, other", [("yellow bowl", "green bowl"), ("blue bowl", "purple bowl"),
                                            ("orange bowl", "blue bowl")])
 def test_smollm2_places_the_held_block_in_the_commanded_bowl(smol, target, other):
-    # Bowl colors that the few-shot examples do not use: next to a "green bowl" distractor the 135M LM
-    # leans toward the examples' green bowl (measured; the geometric affordance cannot correct that).
     scene = SceneState(("red block", "blue block"), (other, target))
     held = SceneState(scene.blocks, scene.bowls, held="red block")
     goal = all_in_bowl(target)
