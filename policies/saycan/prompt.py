@@ -87,24 +87,21 @@ def _scene(blocks: str, bowls: str) -> SceneState:
     return SceneState(tuple(blocks.split(", ")), tuple(bowls.split(", ")))
 
 
-# The examples' objects have colors no tabletop scene uses (white, black, pink, gray, brown), so the LM
-# copies colors from the live episode's lines instead of leaning toward the examples' (with "green bowl"
-# in the examples, SmolLM2 placed blocks in a green distractor bowl). Each picks the first block on the
-# table; a tower is built on the last one.
+# Every example picks the first block on the table; a tower is built on the last one.
 EXAMPLES: tuple[Example, ...] = (
-    Example("put all the blocks in the black bowl", _scene("pink block, gray block, white block", "black bowl"),
-            all_in_bowl("black bowl"),
-            (("pick up the pink block", True), ("place it in the black bowl", True),
-             ("pick up the gray block", True), ("place it in the black bowl", True),
-             ("pick up the white block", True), ("place it in the black bowl", True))),
-    Example("stack all the blocks", _scene("brown block, pink block, white block", "gray bowl"), one_tower,
-            (("pick up the brown block", True), ("place it on the white block", True),
-             ("pick up the pink block", True), ("place it on the brown block", True))),
-    Example("put each block in the bowl of the same color",
-            _scene("white block, black block", "black bowl, white bowl"), same_color_bowls,
-            (("pick up the white block", True), ("place it in the white bowl", True),
-             ("pick up the black block", False), ("pick up the black block", True),
-             ("place it in the black bowl", True))),
+    Example("put all the blocks in the green bowl", _scene("red block, blue block, yellow block", "green bowl"),
+            all_in_bowl("green bowl"),
+            (("pick up the red block", True), ("place it in the green bowl", True),
+             ("pick up the blue block", True), ("place it in the green bowl", True),
+             ("pick up the yellow block", True), ("place it in the green bowl", True))),
+    Example("stack all the blocks", _scene("purple block, orange block, green block", "red bowl"), one_tower,
+            (("pick up the purple block", True), ("place it on the green block", True),
+             ("pick up the orange block", True), ("place it on the purple block", True))),
+    Example("put each block in the bowl of the same color", _scene("blue block, red block", "red bowl, blue bowl"),
+            same_color_bowls,
+            (("pick up the blue block", True), ("place it in the blue bowl", True),
+             ("pick up the red block", False), ("pick up the red block", True),
+             ("place it in the red bowl", True))),
 )
 
 PREAMBLE = ("A robot arm follows a human's command on a table with blocks and bowls. It picks up one block "
