@@ -74,6 +74,8 @@ def resolve_tasks(spec: str | list[str]) -> list[str]:
             if name in module.SUITES:
                 out += [f"{fam}/{t}" for t in module.SUITES[name]]
                 continue
+            raise KeyError(f"unknown task or suite {name!r} in family {fam!r}; valid tasks: {list(module.TASKS)}; "
+                           f"suites: {sorted(module.SUITES)}")
         raise KeyError(f"unknown suite or task {item!r}; suites: {sorted(all_suites())}; "
                        f"task ids look like 'tabletop/pick' (see sim.registry.all_tasks())")
     return out

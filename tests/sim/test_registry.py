@@ -23,9 +23,15 @@ def test_resolve_mixes_suites_and_task_ids_in_order():
         "tabletop/touch", "tabletop/pick", "tabletop/push", "metaworld/reach-v3"]
 
 
-@pytest.mark.parametrize("bad", ["pick", "tabletop/fly", "gazebo/pick", "tabletop/"])
-def test_unknown_names_list_the_valid_ones(bad):
+@pytest.mark.parametrize("bad", ["pick", "gazebo/pick", "mt10"])
+def test_unknown_names_list_the_valid_suites(bad):
     with pytest.raises(KeyError, match="suites: .*tabletop/basic"):
+        registry.resolve_tasks(bad)
+
+
+@pytest.mark.parametrize("bad", ["tabletop/fly", "tabletop/"])
+def test_unknown_task_in_a_family_lists_its_tasks(bad):
+    with pytest.raises(KeyError, match="valid tasks: .*put_all_in_bowl.*suites: .*basic"):
         registry.resolve_tasks(bad)
 
 
