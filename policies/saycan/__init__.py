@@ -40,4 +40,4 @@ def make(env: Any, task_id: str, **kwargs: Any):
     cfg = SayCanConfig(**kwargs)
     planner = shared_planner(cfg.lm_path, cfg.gguf_file, cfg.normalize)
     return SayCanPolicy(env, planner, make_executor(env, cfg.executor, cfg.vla_checkpoint),
-                        make_affordance(cfg.affordance), cfg.loop())
+                        make_affordance(cfg.affordance, cfg.affordance_checkpoint), cfg.loop())

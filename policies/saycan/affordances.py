@@ -10,7 +10,8 @@ SayCan multiplies the LM's p(skill | command, history) by this value, so an infe
   done         needs an empty gripper (a plan never ends with a block in the hand) and, when the scene
                carries the command's success detector (`SceneState.goal_met`), the goal met.
 - `none`: 1 for every skill: the LM-only ablation.
-(A learned value function over images, as SayCan trains, is not implemented yet.)
+- `learned`: a value network over image + state + skill trained on scripted rollouts, as SayCan's value
+  functions are (`policies.saycan.value_model.LearnedAffordance`; train with `policies.saycan.train_value`).
 """
 
 from __future__ import annotations
@@ -65,13 +66,20 @@ class NoAffordance:
         return np.ones(len(skills))
 
 
-AFFORDANCES = ("geometric", "none")
+AFFORDANCES = ("geometric", "none", "learned")
 
 
-def make_affordance(name: str) -> Affordance:
-    """The affordance called `name` (see `AFFORDANCES`); an unknown name raises listing the valid ones."""
+def make_affordance(name: str, checkpoint: str | None = None) -> Affordance:
+    """The affordance called `name` (see `AFFORDANCES`); `learned` loads its value model from `checkpoint`."""
     if name == "geometric":
         return GeometricAffordance()
     if name == "none":
         return NoAffordance()
+    if name == "learned":
+        if not checkpoint:
+            raise ValueError("affordance 'learned' needs checkpoint= (a directory written by "
+                             "policies.saycan.train_value), got None")
+        from policies.saycan.value_model import LearnedAffordance
+
+        return LearnedAffordance.from_pretrained(checkpoint)
     raise ValueError(f"unknown affordance {name!r}; valid: {AFFORDANCES}")

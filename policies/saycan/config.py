@@ -18,7 +18,8 @@ class SayCanConfig:
     lm_path: str | None = None  # a local HF model folder; None: the offline SmolLM2-135M-Instruct GGUF
     gguf_file: str | None = None  # GGUF file inside lm_path, when the folder holds one
     normalize: str = "sum"  # LM score: "sum" (log p(text), SayCan's) or "mean" token log-prob
-    affordance: str = "geometric"  # geometric | none (the LM-only ablation)
+    affordance: str = "geometric"  # geometric | none (the LM-only ablation) | learned
+    affordance_checkpoint: str | None = None  # value model directory, for affordance=learned
     executor: str = "scripted"  # scripted primitives, or the VLA given each skill's text
     vla_checkpoint: str | None = None  # for executor=vla
     max_plan_steps: int = 16
@@ -31,6 +32,8 @@ class SayCanConfig:
             raise ValueError(f"SayCanConfig.normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
         if self.affordance not in AFFORDANCES:
             raise ValueError(f"SayCanConfig.affordance must be one of {AFFORDANCES}, got {self.affordance!r}")
+        if self.affordance == "learned" and not self.affordance_checkpoint:
+            raise ValueError("SayCanConfig.affordance_checkpoint is required for affordance='learned', got None")
         if self.executor not in EXECUTORS:
             raise ValueError(f"SayCanConfig.executor must be one of {EXECUTORS}, got {self.executor!r}")
         if self.executor == "vla" and not self.vla_checkpoint:

@@ -69,8 +69,10 @@ def test_geometric_affordance_masks_infeasible_skills():
     not_met = SceneState(SCENE.blocks, SCENE.bowls, goal_met=False)
     assert aff([DONE], not_met)[0] == 0  # "done" waits for the success detector
     assert np.all(NoAffordance()(skills, holding) == 1)
-    with pytest.raises(ValueError, match="valid"):
+    with pytest.raises(ValueError, match="checkpoint"):
         make_affordance("learned")
+    with pytest.raises(ValueError, match="valid"):
+        make_affordance("magic")
 
 
 def test_scene_state_validates():
@@ -130,6 +132,8 @@ def test_plan_step_never_chooses_a_masked_skill(planner):
 def test_config_validates():
     with pytest.raises(ValueError, match="affordance"):
         SayCanConfig(affordance="magic")
+    with pytest.raises(ValueError, match="affordance_checkpoint"):
+        SayCanConfig(affordance="learned")
     with pytest.raises(ValueError, match="vla_checkpoint"):
         SayCanConfig(executor="vla")
     with pytest.raises(ValueError, match="retry_limit"):
