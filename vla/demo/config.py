@@ -46,8 +46,8 @@ class RecordStage:
 class TrainStage:
     """The VLA's training run: model preset `conf/model/<model>.yaml`, optional `conf/train/<preset>.yaml`."""
 
-    model: str = "tiny"
-    preset: Optional[str] = None
+    model: str = "demo"
+    preset: Optional[str] = "demo"
     steps: int = 1500
     batch_size: int = 8
     overrides: List[str] = field(default_factory=list)  # extra `vla-train` overrides
