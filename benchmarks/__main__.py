@@ -2,6 +2,7 @@
 
     python -m benchmarks                 # all scripts, each in its own process, one thread
     python -m benchmarks sim_speed vla_speed   # a subset
+    python -m benchmarks --summarize           # no runs: the summary of the results already on disk
     make bench
 
 Each script `benchmarks/<name>.py` measures, prints its own table and writes `benchmarks/results/<name>.json`.
@@ -79,7 +80,9 @@ def to_markdown(rows: list[dict], facts: dict, status: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    names = list(argv if argv is not None else sys.argv[1:]) or list(ALL_BENCHMARKS)
+    args = list(argv if argv is not None else sys.argv[1:])
+    summarize_only = "--summarize" in args
+    names = [a for a in args if a != "--summarize"] or list(ALL_BENCHMARKS)
     unknown = [n for n in names if n not in ALL_BENCHMARKS]
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {unknown}; valid: {list(ALL_BENCHMARKS)}")
@@ -87,10 +90,13 @@ def main(argv: list[str] | None = None) -> dict:
     rows: list[dict] = []
     status: dict[str, dict] = {}
     for name in names:
-        code, seconds = run_one(name, [])
-        status[name] = {"exit_code": code, "seconds": seconds}
         path = RESULTS / f"{name}.json"
-        if code == 0 and path.exists():
+        if summarize_only:
+            status[name] = {"exit_code": 0 if path.exists() else 1, "seconds": 0.0}
+        else:
+            code, seconds = run_one(name, [])
+            status[name] = {"exit_code": code, "seconds": seconds}
+        if status[name]["exit_code"] == 0 and path.exists():
             rows += summary_rows(name, json.loads(path.read_text()))
     summary = {"machine": facts, "rows": rows, "scripts": status}
     atomic_write_json(RESULTS / "SUMMARY.json", summary)
