@@ -5,14 +5,16 @@ again), splits them by episode into train and held-out, trains with binary cross
 model directory (`model.safetensors`, `config.json`) and `metrics.json` (held-out accuracy against the
 executed outcomes and against the geometric model's verdicts, the geometric model's own accuracy, times).
 
-    python -m policies.saycan.train_value --out runs/value --episodes 60
-    python -m policies.saycan.train_value --out runs/value --episodes 120 --workers 2 --epochs 40
-    vla-run planner.affordance=learned planner.value_model=runs/value      # plan with it
+    python -m policies.saycan.train_value --out runs/value      # 300 rollouts (~1,800 samples), 40 epochs
+    python -m policies.saycan.train_value --out runs/value-small --episodes 60 --epochs 30 --workers 2
+    vla-run planner=learned planner.value_model=runs/value/model    # plan with it
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -30,7 +32,7 @@ from policies.saycan.value_model import ValueModel, ValueModelConfig, encode_ski
 class TrainConfig:
     """Optimization settings; validated on construction."""
 
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -123,12 +125,23 @@ def train(train_data: ValueData, model_cfg: ValueModelConfig | None = None,
 
 def collect_cached(out: Path, collect_cfg: CollectConfig) -> tuple[ValueData, float]:
     """The rollouts in `out/data.npz` when present (a resumed run), else freshly collected and saved;
-    returns them and the seconds spent collecting (0 when cached)."""
-    path = out / "data.npz"
-    if path.is_file():
+    returns them and the seconds spent collecting (0 when cached). Cached data collected with another
+    config (`out/collect.json`) raises rather than being reused silently."""
+    from vla.io import atomic_write_json
+
+    path, cfg_path = out / "data.npz", out / "collect.json"
+    wanted = json.loads(json.dumps(dataclasses.asdict(collect_cfg)))  # tuples as JSON lists
+    wanted.pop("workers")  # the data does not depend on it
+    if path.is_file() and cfg_path.is_file():
+        cached = json.loads(cfg_path.read_text())
+        if cached != wanted:
+            diff = {k: (cached.get(k), v) for k, v in wanted.items() if cached.get(k) != v}
+            raise ValueError(f"{path} was collected with other settings (cached, requested): {diff}; "
+                             f"use another --out or delete it")
         return ValueData.load(path), 0.0
     start = time.perf_counter()
     data = collect(collect_cfg)
+    atomic_write_json(cfg_path, wanted)
     data.save(path)
     return data, time.perf_counter() - start
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -37,10 +37,13 @@ LONG_TASKS = ("put_all_in_bowl", "stack_all", "sort_by_color")
 class CollectConfig:
     """How many rollouts to collect, from which tasks, and how candidates are drawn; validated here."""
 
-    episodes: int = 40  # env resets; each yields `skills_per_episode` samples (fewer if physics fails)
+    episodes: int = 300  # env resets; each yields `skills_per_episode` samples (fewer if physics fails)
     skills_per_episode: int = 6
     tasks: tuple[str, ...] = LONG_TASKS  # tabletop task names the episodes cycle through
-    image_size: int = 64  # the front camera is rendered at this size (square)
+    image_size: int = 64  # stored image size (square); the value model's input size
+    # the front camera is rendered at the size the planner's env uses (vla-run: 128) and resized as the model
+    # resizes at inference (`vla.transforms.resize_image`), so training and planning frames look alike
+    render_size: int = 128
     infeasible_frac: float = 0.5  # share of candidates drawn from the geometrically infeasible skills
     done_frac: float = 0.1  # share of candidates that are `done`
     expert_frac: float = 0.3  # share of rollouts that first follow the task's own plan, then try `done`
@@ -50,7 +53,7 @@ class CollectConfig:
 
     def __post_init__(self):
         self.tasks = tuple(self.tasks)
-        for name in ("episodes", "skills_per_episode", "image_size", "skill_step_budget", "workers"):
+        for name in ("episodes", "skills_per_episode", "image_size", "render_size", "skill_step_budget", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"CollectConfig.{name} must be >= 1, got {getattr(self, name)}")
         from sim.tabletop.family import TASKS
@@ -160,9 +163,11 @@ def plan_skills(env: Any) -> list[Skill]:
     return skills + [DONE]
 
 
-def collect_episode(env: Any, episode: int, cfg: CollectConfig) -> list[dict[str, Any]]:
+def collect_episode(env: Any, episode: int, cfg: CollectConfig,
+                    frame: Callable[[Any], np.ndarray]) -> list[dict[str, Any]]:
     """Samples of one rollout: reset (seed + episode), then execute and label candidate skills in turn
-    (the task's plan first in an expert rollout, random candidates otherwise)."""
+    (the task's plan first in an expert rollout, random candidates otherwise). `frame(env)` renders the
+    front camera image stored with each sample (the env itself renders nothing while skills run)."""
     obs, _ = env.reset(seed=cfg.seed + episode)
     rng = np.random.default_rng([cfg.seed, episode])
     executor = ScriptedSkillExecutor(env)
@@ -173,7 +178,7 @@ def collect_episode(env: Any, episode: int, cfg: CollectConfig) -> list[dict[str
         skills = enumerate_skills(scene)
         feasible = [geometric_feasible(s, scene) for s in skills]
         skill = forced[k] if k < len(forced) else choose_candidate(skills, feasible, rng, cfg)
-        row = {"image": obs["images"]["front"], "state": np.asarray(obs["state"], np.float32), "skill": skill.text,
+        row = {"image": frame(env), "state": np.asarray(obs["state"], np.float32), "skill": skill.text,
                "geometric": float(geometric_feasible(skill, scene)), "episode": episode}
         if skill.is_done:  # nothing to execute: the task's success predicate with an empty gripper
             rows.append({**row, "label": float(geometric_feasible(DONE, scene))})
@@ -189,17 +194,29 @@ def _collect_range(cfg: CollectConfig, episodes: list[int]) -> list[dict[str, An
     """Collect `episodes` in this process, one env per task (reused across its episodes)."""
     from sim.registry import make_env
 
+    from sim.tabletop.render import CameraRenderer
+    from vla.transforms import resize_image
+
     envs: dict[str, Any] = {}
+    renderers: dict[str, CameraRenderer] = {}
     rows: list[dict[str, Any]] = []
     try:
         for ep in episodes:
             task = cfg.tasks[ep % len(cfg.tasks)]
             if task not in envs:  # room for every skill of the rollout, a task plan (<= 7 skills) included
-                envs[task] = make_env(f"tabletop/{task}", cameras=("front",), image_size=cfg.image_size,
-                                      terminate_on_success=False,
+                envs[task] = make_env(f"tabletop/{task}", cameras=(), terminate_on_success=False,
                                       max_episode_steps=cfg.skill_step_budget * (cfg.skills_per_episode + 8))
-            rows += collect_episode(envs[task], ep, cfg)
-    finally:
+                renderers[task] = CameraRenderer(envs[task].unwrapped.physics.model)
+            renderer = renderers[task]
+
+            def frame(env: Any, r: CameraRenderer = renderer) -> np.ndarray:
+                image = r.render(env.unwrapped.physics.data, "front", cfg.render_size, cfg.render_size)
+                return resize_image(image, cfg.image_size)  # (s, s, 3)
+
+            rows += collect_episode(envs[task], ep, cfg, frame)
+    finally:  # renderers before their envs: they hold the models' GL resources
+        for renderer in renderers.values():
+            renderer.close()
         for env in envs.values():
             env.close()
     return rows

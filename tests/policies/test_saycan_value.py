@@ -144,6 +144,8 @@ def test_cli_collects_trains_and_resumes_from_cached_data(tmp_path):
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["samples"] == metrics["samples"] > 0
     again = main(argv)  # data.npz is reused: nothing collected the second time
     assert again["collect_s"] == 0.0 and again["samples"] == metrics["samples"]
+    with pytest.raises(ValueError, match="episodes"):  # cached data of other settings is never reused silently
+        main(argv[:3] + ["3"] + argv[4:])
 
 
 @pytest.mark.slow
