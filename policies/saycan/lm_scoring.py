@@ -2,10 +2,19 @@
 
 SayCan (Ahn et al. 2022) asks the LM how likely each skill's text is as the next step of the plan. The
 prompt (few-shot examples, the command, the steps so far) is the same for every candidate, so it is run
-through the model once; its key/value cache is then expanded over the batch of candidates (a view, no
-copy), and only the candidates' own tokens are run. Across planning steps the prompt only grows (a new
-"Robot: ... Success: ..." line), so the scorer also keeps the last prompt's cache and runs just the tokens
-after the longest common token prefix.
+through the model once and its key/value cache is kept; only the candidates' own tokens are run after it.
+Across planning steps the prompt only grows (a new "Robot: ... Success: ..." line), so the scorer keeps the
+last prompt's cache and runs just the tokens after the longest common token prefix.
+
+How the candidates are run after the cached prompt (`packed`):
+- packed (default): the candidates' tokens run as ONE batch-1 sequence after the prompt, as a prefix
+  tree (candidates that start alike share those tokens' nodes), with a 4-D attention mask (each token
+  sees the whole prompt and its own earlier tokens only, never another candidate's) and position ids that
+  restart at the prompt length for every candidate (`PackedCandidates`). The prompt's cache is touched
+  once (batch 1) and cropped back to the prompt afterwards, so the next step reuses it.
+- batched: the prompt cache is expanded over a batch of right-padded candidates. transformers' DynamicCache
+  then concatenates the new keys onto that expanded view, i.e. copies the whole prompt cache once per
+  candidate and layer: ~14 s per step for 19 skills after a 1240-token prompt (benchmarks/planner_speed.py).
 
 Score normalization (`normalize`):
 - "sum": log p(text) = sum of token log-probs: the text's true likelihood, as in SayCan, but biased toward
@@ -104,15 +113,80 @@ def _layer_tensors(cache: Any) -> list[tuple[Any, Any]]:
     return [(k, v) for k, v in cache.to_legacy_cache()]
 
 
+def _crop(cache: Any, length: int) -> None:
+    """Cut `cache` back to its first `length` positions in place (a view of the kept part, no copy).
+
+    A negative argument to `DynamicCache.crop` removes that many tokens in transformers 4.x and 5.x alike
+    (5.x refuses a positive one; 4.x reads a positive one as the length to keep).
+    """
+    removed = cache.get_seq_length() - length
+    if removed < 0:
+        raise ValueError(f"cannot crop a cache of {cache.get_seq_length()} positions to {length}")
+    if removed:
+        cache.crop(-removed)
+
+
+@dataclass(frozen=True)
+class PackedCandidates:
+    """One batch-1 forward that runs every candidate after a cached prefix, shared token prefixes once.
+
+    The candidates' input tokens (all but each one's last, which predicts nothing scored) form a prefix
+    tree: candidates that start alike (" pick up the red block.", " pick up the blue block.") share the
+    nodes of their common start, so each distinct (context, token) is run once. A node attends to every
+    prefix position and to its own ancestors in the tree (itself included), and sits at position
+    prefix_len + depth: exactly what it would see run alone after the prefix.
+    """
+
+    ids: Any  # (1, Q) token of each tree node
+    positions: Any  # (1, Q) prefix_len + depth of each node
+    allowed: Any  # (Q, prefix_len + Q) bool: True where node q may attend
+    rows: Any  # (M,) node whose logits predict each scored token after a candidate's first
+    targets: Any  # (M,) those tokens
+    owner: Any  # (M,) their candidate index
+
+    @classmethod
+    def build(cls, cand_ids: list[list[int]], prefix_len: int, torch: Any) -> "PackedCandidates":
+        """The tree of `cand_ids` (token ids, each list non-empty) after `prefix_len` cached positions."""
+        index: dict[tuple[int, int], int] = {}  # (parent node or -1, token) -> node
+        tokens, depth, parent = [], [], []
+        rows, targets, owner = [], [], []
+        for i, cand in enumerate(cand_ids):
+            node = -1
+            for j, token in enumerate(cand[:-1]):
+                key = (node, token)
+                if key not in index:
+                    index[key] = len(tokens)
+                    tokens.append(token)
+                    depth.append(j)
+                    parent.append(node)
+                node = index[key]
+                rows.append(node)
+                targets.append(cand[j + 1])
+                owner.append(i)
+        tree = torch.zeros((len(tokens), len(tokens)), dtype=torch.bool)  # (Q, Q) ancestor-or-self
+        for q, up in enumerate(parent):  # parents are created before their children
+            if up >= 0:
+                tree[q] = tree[up]
+            tree[q, q] = True
+        prefix = torch.ones((len(tokens), prefix_len), dtype=torch.bool)  # (Q, P)
+        ids, depth_t, rows_t, targets_t, owner_t = (torch.tensor(xs, dtype=torch.long)
+                                                    for xs in (tokens, depth, rows, targets, owner))
+        return cls(ids=ids.unsqueeze(0), positions=(prefix_len + depth_t).unsqueeze(0),
+                   allowed=torch.cat([prefix, tree], dim=1), rows=rows_t, targets=targets_t, owner=owner_t)
+
+
 class LMScorer:
     """Scores candidate continuations of a prompt with a causal LM, reusing the prompt's KV cache.
 
     Constructed from a loaded model and tokenizer (`from_pretrained` does the I/O). `reuse_cache=False`
     runs prompt + candidate in full for every candidate: the reference the cached path is tested against
-    and the baseline of `benchmarks/planner_speed.py`.
+    and the baseline of `benchmarks/planner_speed.py`. With the cache, `packed=True` (default) runs all
+    candidates as one packed batch-1 sequence, `packed=False` as a batch over the expanded prompt cache
+    (see the module doc; kept as the second reference and the "before" of the benchmark).
     """
 
-    def __init__(self, model: Any, tokenizer: Any, normalize: str = "mean", reuse_cache: bool = True):
+    def __init__(self, model: Any, tokenizer: Any, normalize: str = "mean", reuse_cache: bool = True,
+                 packed: bool = True):
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.torch = require("torch")
@@ -120,10 +194,11 @@ class LMScorer:
         self.tokenizer = tokenizer
         self.normalize = normalize
         self.reuse_cache = reuse_cache
+        self.packed = packed
         self._cache_kwarg, self._cache_attr = _cache_io_names(model)
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._prefix_ids: list[int] = []
-        self._prefix_kv: list[tuple[Any, Any]] = []  # per layer (1, heads, L, head_dim)
+        self._cache: Any = None  # DynamicCache of exactly `_prefix_ids`, batch 1
         self._prefix_last_logits = None  # (V,) logits after the last prefix token
 
     @classmethod
@@ -132,6 +207,11 @@ class LMScorer:
         """Load a local causal LM (default: the offline SmolLM2-135M-Instruct GGUF) and wrap it."""
         model, tokenizer = load_causal_lm(path, gguf_file)
         return cls(model, tokenizer, **kwargs)
+
+    @property
+    def cached_length(self) -> int:
+        """Positions in the kept prompt cache (0 before the first cached score): the prompt's token count."""
+        return 0 if self._cache is None else self._cache.get_seq_length()
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text` without special tokens (prompt and candidates are joined by concatenation)."""
@@ -153,10 +233,12 @@ class LMScorer:
             if not ids:
                 raise ValueError(f"candidate {text!r} tokenizes to nothing")
         with self.torch.inference_mode():
-            if self.reuse_cache:
-                sums = self._score_cached(prompt_ids, cand_ids)
-            else:
+            if not self.reuse_cache:
                 sums = self._score_full(prompt_ids, cand_ids)
+            elif self.packed:
+                sums = self._score_packed(prompt_ids, cand_ids)
+            else:
+                sums = self._score_cached(prompt_ids, cand_ids)
         counts = np.array([len(ids) for ids in cand_ids], dtype=np.int64)
         score = sums if self.normalize == "sum" else sums / counts
         return CandidateScores(logprob_sum=sums, num_tokens=counts, score=score)
@@ -189,10 +271,10 @@ class LMScorer:
         return self.model(input_ids=ids, use_cache=True, logits_to_keep=logits_to_keep, **kwargs)
 
     def _extend_prefix(self, prompt_ids: list[int]) -> None:
-        """Bring the cached prefix to `prompt_ids`, running only the tokens after the common prefix.
+        """Bring the kept cache to `prompt_ids`, running only the tokens after the common prefix.
 
         At least the last prompt token is always re-run, so its logits (which predict every candidate's
-        first token) are fresh.
+        first token) are fresh. The cache is cropped to the common part in place and grows by the new tokens.
         """
         common = 0
         for a, b in zip(self._prefix_ids, prompt_ids):
@@ -200,12 +282,43 @@ class LMScorer:
                 break
             common += 1
         keep = min(common, len(prompt_ids) - 1)
-        kv = [(k[..., :keep, :], v[..., :keep, :]) for k, v in self._prefix_kv] if keep else None
+        if keep and self._cache is not None:
+            _crop(self._cache, keep)
+        else:
+            self._cache = require("transformers").DynamicCache(config=self.model.config)
         new = self.torch.tensor([prompt_ids[keep:]], dtype=self.torch.long)  # (1, L_new)
-        out = self._forward(new, kv, logits_to_keep=1)
-        self._prefix_kv = [(k, v) for k, v in _layer_tensors(getattr(out, self._cache_attr))]
+        self._prefix_ids = []  # a forward that raises leaves no prefix to trust
+        out = self.model(input_ids=new, use_cache=True, logits_to_keep=1, **{self._cache_kwarg: self._cache})
+        self._cache = getattr(out, self._cache_attr)
         self._prefix_ids = list(prompt_ids)
         self._prefix_last_logits = out.logits[0, -1]  # (V,)
+
+    def _score_packed(self, prompt_ids: list[int], cand_ids: list[list[int]]) -> np.ndarray:
+        """Prompt once (incrementally), then all candidates as one packed batch-1 sequence after it.
+
+        Candidate i's token 0 is predicted by the prompt's last logits, its token j >= 1 by the packed
+        row of its token j - 1; the sums are gathered per candidate with `index_add`. The cache is cropped
+        back to the prompt afterwards (also when the forward fails), so it stays reusable.
+        """
+        torch = self.torch
+        self._extend_prefix(prompt_ids)
+        prefix_len = len(prompt_ids)
+        first = torch.log_softmax(self._prefix_last_logits.float(), dim=-1)  # (V,)
+        sums = first[torch.tensor([ids[0] for ids in cand_ids])].double()  # (N,)
+        if all(len(ids) == 1 for ids in cand_ids):
+            return sums.numpy()
+        packed = PackedCandidates.build(cand_ids, prefix_len, torch)
+        dtype = self.model.dtype
+        bias = torch.zeros(packed.allowed.shape, dtype=dtype).masked_fill_(
+            ~packed.allowed, torch.finfo(dtype).min)  # (Q, P + Q) additive: 0 attend, min blocked
+        try:
+            out = self.model(input_ids=packed.ids, position_ids=packed.positions, attention_mask=bias[None, None],
+                             use_cache=True, **{self._cache_kwarg: self._cache})  # logits (1, Q, V)
+        finally:
+            _crop(self._cache, prefix_len)
+        logp = torch.log_softmax(out.logits[0].float(), dim=-1)  # (Q, V)
+        picked = logp[packed.rows, packed.targets].double()  # (M,)
+        return sums.index_add_(0, packed.owner, picked).numpy()
 
     def _score_cached(self, prompt_ids: list[int], cand_ids: list[list[int]]) -> np.ndarray:
         """Prompt once (incrementally), then all candidates in one batch over the expanded prompt cache."""
@@ -215,7 +328,8 @@ class LMScorer:
         first = self._prefix_last_logits.expand(n, 1, -1)  # (N, 1, V) predicts each candidate's token 0
         if width == 1:
             return self._token_logprob_sums(first, ids, mask)
-        kv = [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self._prefix_kv]  # (N, h, L, d)
+        kv = [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1))
+              for k, v in _layer_tensors(self._cache)]  # (N, h, L, d)
         out = self._forward(ids[:, :-1], kv)  # the last token predicts nothing we score
         logits = self.torch.cat([first, out.logits], dim=1)  # (N, T, V)
         return self._token_logprob_sums(logits, ids, mask)

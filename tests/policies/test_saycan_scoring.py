@@ -1,5 +1,5 @@
 """LM scoring: the KV-cache-reusing path equals full re-scoring, batching and normalization behave, and
-the real SmolLM2 (slow) picks the obviously right skill on fixed prompts."""
+the packed candidate forward equals the batched one, the real SmolLM2 (slow) picks the obviously right skill on fixed prompts."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 from policies.saycan.goals import all_in_bowl  # noqa: E402
-from policies.saycan.lm_scoring import LMScorer, default_lm_location  # noqa: E402
+from policies.saycan.lm_scoring import LMScorer, default_lm_location, PackedCandidates  # noqa: E402
 from policies.saycan.prompt import build_prompt, candidate_text, feedback_text, StepOutcome  # noqa: E402
 from policies.saycan.scene import SceneState  # noqa: E402
 from policies.saycan.skills import enumerate_skills  # noqa: E402
@@ -47,6 +47,38 @@ def test_cache_reuse_equals_full_scoring(tiny_scorer):
     np.testing.assert_allclose(cached.logprob_sum, full.logprob_sum, atol=1e-4)
     np.testing.assert_allclose(again.logprob_sum, full_again.logprob_sum, atol=1e-4)
     assert not np.allclose(cached.logprob_sum, again.logprob_sum)  # the prompt change mattered
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_packed_equals_batched_and_keeps_the_prompt_cache(tiny_scorer, attn):
+    model = tiny_scorer.model
+    model.set_attn_implementation(attn)
+    packed = LMScorer(model, tiny_scorer.tokenizer, normalize="sum", packed=True)
+    batched = LMScorer(model, tiny_scorer.tokenizer, normalize="sum", packed=False)
+    cands = CANDIDATES + [" the", " pick up the red block."]  # a 1-token candidate and a duplicate
+    try:
+        for prompt in ("Human: put all the blocks in the green bowl\nRobot:",
+                       "Human: put all the blocks in the green bowl\nRobot: done. Success: no.\nRobot:"):
+            got = packed.score(prompt, cands)
+            assert packed.cached_length == len(packed.encode(prompt))  # cropped back: reusable next step
+            np.testing.assert_allclose(got.logprob_sum, batched.score(prompt, cands).logprob_sum, atol=1e-4)
+            np.testing.assert_allclose(packed.score(prompt, cands[::-1]).logprob_sum, got.logprob_sum[::-1],
+                                       atol=1e-4)  # scoring again on the kept cache, other order
+            assert packed.cached_length == len(packed.encode(prompt))
+    finally:
+        model.set_attn_implementation("sdpa")
+    assert got.num_tokens[-2] == 1 and got.logprob_sum[-1] == pytest.approx(got.logprob_sum[0], abs=1e-5)
+
+
+def test_packed_tree_shares_common_starts_and_isolates_candidates():
+    packed = PackedCandidates.build([[5, 6, 7], [8], [5, 9, 10], [5, 6, 11]], prefix_len=4, torch=torch)
+    assert packed.ids.tolist() == [[5, 6, 9]]  # nodes 5 -> 6 and 5 -> 9; [8] and last tokens run nothing
+    assert packed.positions.tolist() == [[4, 5, 5]]
+    assert packed.allowed[:, :4].all()  # every node sees the whole prefix
+    assert packed.allowed[:, 4:].tolist() == [[True, False, False], [True, True, False], [True, False, True]]
+    assert packed.rows.tolist() == [0, 1, 0, 2, 0, 1]  # node whose logits predict each later token
+    assert packed.targets.tolist() == [6, 7, 9, 10, 6, 11]
+    assert packed.owner.tolist() == [0, 0, 2, 2, 3, 3]
 
 
 def test_batch_scores_equal_one_by_one(tiny_scorer):
