@@ -48,7 +48,7 @@ class TrainStage:
 
     model: str = "demo"
     preset: Optional[str] = "demo"
-    steps: int = 3000
+    steps: int = 2000
     batch_size: int = 8
     overrides: List[str] = field(default_factory=list)  # extra `vla-train` overrides
 
