@@ -7,7 +7,7 @@ executed outcomes and against the geometric model's verdicts, the geometric mode
 
     python -m policies.saycan.train_value --out runs/value      # 300 rollouts (~1,800 samples), 40 epochs
     python -m policies.saycan.train_value --out runs/value-small --episodes 60 --epochs 30 --workers 2
-    vla-run planner=learned planner.value_model=runs/value/model    # plan with it
+    vla-run planner=learned planner.affordance_checkpoint=runs/value/model    # plan with it
 """
 
 from __future__ import annotations

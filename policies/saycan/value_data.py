@@ -3,7 +3,8 @@
 SayCan's value functions are trained on the outcomes of executing skills (Ahn et al. 2022, Sec. 4). Here an
 episode resets a long-horizon tabletop task and then executes `skills_per_episode` candidate skills in a row
 with the scripted primitives (`ScriptedSkillExecutor`); every one is a sample, recorded from the state just
-before it ran and labelled by the success detector (`skills.skill_succeeded`, built on the sim predicates).
+before it ran and labelled by the success detector (`skills.skill_succeeded`, built on the sim predicates)
+when the skill undid no progress (`caused_success`: a pick with a full hand is no success).
 Earlier skills leave the varied states later ones start from (a block held, blocks in bowls, towers).
 
 Candidates are drawn half from the skills the geometric model calls feasible and half from the rest
@@ -27,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from policies.saycan.affordances import geometric_feasible
-from policies.saycan.scene import scene_from_env
+from policies.saycan.scene import SceneState, scene_from_env
 from policies.saycan.skills import DONE, ScriptedSkillExecutor, Skill, enumerate_skills, skill_succeeded
 
 LONG_TASKS = ("put_all_in_bowl", "stack_all", "sort_by_color")
@@ -134,6 +135,17 @@ def choose_candidate(skills: list[Skill], feasible: list[bool], rng: np.random.G
     return pool[int(rng.integers(len(pool)))]
 
 
+def caused_success(skill: Skill, before: SceneState, after: SceneState) -> bool:
+    """The label: the skill's success detector fires after it ran, and the skill undid no progress.
+
+    A pick with a block already in the hand lets go of it wherever the hand is (or grabs the same block
+    again): the detector may fire, yet the step made no progress. Counted as a success, a value model
+    trained on it lets the planner re-pick the held block again and again (seen with SmolLM2 in vla-run)."""
+    if skill.verb == "pick" and before.held is not None:
+        return False
+    return skill_succeeded(skill, before, after)
+
+
 def run_skill(env: Any, executor: ScriptedSkillExecutor, skill: Skill, obs: dict,
               budget: int) -> tuple[dict, bool]:
     """Execute `skill` until its primitive finishes or `budget` steps pass; returns (last obs, physics ok)."""
@@ -186,7 +198,7 @@ def collect_episode(env: Any, episode: int, cfg: CollectConfig,
         obs, ok = run_skill(env, executor, skill, obs, cfg.skill_step_budget)
         if not ok:  # physics blew up: the outcome says nothing about the skill, and the rollout is over
             break
-        rows.append({**row, "label": float(skill_succeeded(skill, scene, scene_from_env(env)))})
+        rows.append({**row, "label": float(caused_success(skill, scene, scene_from_env(env)))})
     return rows
 
 

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 pytest.importorskip("mujoco")
 
+from policies.saycan.affordances import make_affordance  # noqa: E402
 from policies.saycan.scene import scene_from_env  # noqa: E402
 from policies.saycan.skills import Skill, enumerate_skills  # noqa: E402
 from policies.saycan.train_value import TrainConfig, evaluate, main, train  # noqa: E402
@@ -23,13 +24,13 @@ SIZE = 32  # small images keep the fast tier fast
 
 @pytest.fixture(scope="module")
 def rollouts() -> ValueData:
-    return collect(CollectConfig(episodes=24, skills_per_episode=5, image_size=SIZE, seed=0))
+    return collect(CollectConfig(episodes=40, skills_per_episode=5, image_size=SIZE, seed=0))
 
 
 @pytest.fixture(scope="module")
 def trained(rollouts):
     train_data, val_data = rollouts.split_by_episode(0.25, seed=0)
-    model, history = train(train_data, ValueModelConfig(image_size=SIZE), TrainConfig(epochs=15, batch_size=32))
+    model, history = train(train_data, ValueModelConfig(image_size=SIZE), TrainConfig(epochs=25, batch_size=32))
     return model, history, train_data, val_data
 
 
@@ -112,6 +113,8 @@ def test_save_load_gives_identical_outputs(trained, env, tmp_path):
     assert np.array_equal(loaded.predict(obs, skills), model.predict(obs, skills))
     assert np.array_equal(LearnedAffordance.from_pretrained(tmp_path / "vm")(skills, None, obs),
                           model.predict(obs, skills))
+    wired = make_affordance("learned", str(tmp_path / "vm"))  # what SayCanConfig(affordance="learned") builds
+    assert isinstance(wired, LearnedAffordance) and np.array_equal(wired(skills, None, obs), model.predict(obs, skills))
 
 
 def test_bad_inputs_raise_clear_errors(env, tmp_path):
