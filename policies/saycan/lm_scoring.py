@@ -10,8 +10,9 @@ How the candidates are run after the cached prompt (`packed`):
 - packed (default): the candidates' tokens run as ONE batch-1 sequence after the prompt, as a prefix
   tree (candidates that start alike share those tokens' nodes), with a 4-D attention mask (each token
   sees the whole prompt and its own earlier tokens only, never another candidate's) and position ids that
-  restart at the prompt length for every candidate (`PackedCandidates`). The prompt's cache is touched
-  once (batch 1) and cropped back to the prompt afterwards, so the next step reuses it.
+  restart at the prompt length for every candidate (`PackedCandidates`). The prompt's new tokens run in
+  the same forward, so each step reads the weights once. The prompt's cache is touched once (batch 1) and
+  cropped back to the prompt afterwards, so the next step reuses it.
 - batched: the prompt cache is expanded over a batch of right-padded candidates. transformers' DynamicCache
   then concatenates the new keys onto that expanded view, i.e. copies the whole prompt cache once per
   candidate and layer: ~14 s per step for 19 skills after a 1240-token prompt (benchmarks/planner_speed.py).
@@ -270,11 +271,13 @@ class LMScorer:
         kwargs = {self._cache_kwarg: cache} if cache is not None else {}
         return self.model(input_ids=ids, use_cache=True, logits_to_keep=logits_to_keep, **kwargs)
 
-    def _extend_prefix(self, prompt_ids: list[int]) -> None:
-        """Bring the kept cache to `prompt_ids`, running only the tokens after the common prefix.
+    def _reuse_prefix(self, prompt_ids: list[int]) -> int:
+        """Cut the kept cache to its common token prefix with `prompt_ids`; returns that length (`keep`).
 
-        At least the last prompt token is always re-run, so its logits (which predict every candidate's
-        first token) are fresh. The cache is cropped to the common part in place and grows by the new tokens.
+        At most len(prompt_ids) - 1 are kept, so the last prompt token is always re-run and its logits
+        (which predict every candidate's first token) are fresh. With nothing to keep, a new empty cache.
+        The kept ids are cleared until the caller's forward succeeds: a forward that raises half-way leaves
+        no prefix to trust, and the next call starts over.
         """
         common = 0
         for a, b in zip(self._prefix_ids, prompt_ids):
@@ -285,40 +288,62 @@ class LMScorer:
         if keep and self._cache is not None:
             _crop(self._cache, keep)
         else:
+            keep = 0
             self._cache = require("transformers").DynamicCache(config=self.model.config)
+        self._prefix_ids = []
+        return keep
+
+    def _extend_prefix(self, prompt_ids: list[int]) -> None:
+        """Bring the kept cache to `prompt_ids`, running only the tokens after the common prefix."""
+        keep = self._reuse_prefix(prompt_ids)
         new = self.torch.tensor([prompt_ids[keep:]], dtype=self.torch.long)  # (1, L_new)
-        self._prefix_ids = []  # a forward that raises leaves no prefix to trust
         out = self.model(input_ids=new, use_cache=True, logits_to_keep=1, **{self._cache_kwarg: self._cache})
         self._cache = getattr(out, self._cache_attr)
         self._prefix_ids = list(prompt_ids)
         self._prefix_last_logits = out.logits[0, -1]  # (V,)
 
-    def _score_packed(self, prompt_ids: list[int], cand_ids: list[list[int]]) -> np.ndarray:
-        """Prompt once (incrementally), then all candidates as one packed batch-1 sequence after it.
+    def _packed_inputs(self, prompt_ids: list[int], keep: int, tree: PackedCandidates) -> tuple[Any, Any, Any]:
+        """`(ids, positions, additive 4-D mask)` of the single forward: new prompt tokens, then the tree.
 
-        Candidate i's token 0 is predicted by the prompt's last logits, its token j >= 1 by the packed
-        row of its token j - 1; the sums are gathered per candidate with `index_add`. The cache is cropped
-        back to the prompt afterwards (also when the forward fails), so it stays reusable.
+        The L_new prompt tokens after the kept `keep` are causal among themselves and see no tree node;
+        the Q tree nodes see the whole prompt (kept and new) and their ancestors. Mask (1, 1, L_new + Q,
+        keep + L_new + Q): 0 where attended, the dtype's min where blocked (eager adds it; sdpa too).
         """
         torch = self.torch
-        self._extend_prefix(prompt_ids)
-        prefix_len = len(prompt_ids)
-        first = torch.log_softmax(self._prefix_last_logits.float(), dim=-1)  # (V,)
-        sums = first[torch.tensor([ids[0] for ids in cand_ids])].double()  # (N,)
-        if all(len(ids) == 1 for ids in cand_ids):
-            return sums.numpy()
-        packed = PackedCandidates.build(cand_ids, prefix_len, torch)
+        n_new, n_tree = len(prompt_ids) - keep, tree.ids.shape[1]
+        new_rows = torch.cat([torch.ones((n_new, keep), dtype=torch.bool),
+                              torch.ones((n_new, n_new), dtype=torch.bool).tril(),
+                              torch.zeros((n_new, n_tree), dtype=torch.bool)], dim=1)  # (L_new, P + Q)
+        allowed = torch.cat([new_rows, tree.allowed], dim=0)  # (L_new + Q, P + Q)
         dtype = self.model.dtype
-        bias = torch.zeros(packed.allowed.shape, dtype=dtype).masked_fill_(
-            ~packed.allowed, torch.finfo(dtype).min)  # (Q, P + Q) additive: 0 attend, min blocked
-        try:
-            out = self.model(input_ids=packed.ids, position_ids=packed.positions, attention_mask=bias[None, None],
-                             use_cache=True, **{self._cache_kwarg: self._cache})  # logits (1, Q, V)
-        finally:
-            _crop(self._cache, prefix_len)
-        logp = torch.log_softmax(out.logits[0].float(), dim=-1)  # (Q, V)
-        picked = logp[packed.rows, packed.targets].double()  # (M,)
-        return sums.index_add_(0, packed.owner, picked).numpy()
+        bias = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)
+        ids = torch.cat([torch.tensor(prompt_ids[keep:], dtype=torch.long), tree.ids[0]])  # (L_new + Q,)
+        positions = torch.cat([torch.arange(keep, len(prompt_ids)), tree.positions[0]])  # (L_new + Q,)
+        return ids.unsqueeze(0), positions.unsqueeze(0), bias[None, None]
+
+    def _score_packed(self, prompt_ids: list[int], cand_ids: list[list[int]]) -> np.ndarray:
+        """The new prompt tokens and every candidate's tokens (as a prefix tree) in ONE batch-1 forward.
+
+        One forward instead of two (extend the prompt, then the candidates) reads the weights once, which
+        is most of a forward's time for a few hundred tokens on CPU. Only the last prompt row and the tree
+        rows go through the LM head: the last prompt row predicts each candidate's token 0, tree node rows
+        its later tokens; the sums are gathered per candidate with `index_add`. The cache is cropped back
+        to the prompt afterwards, so the next step reuses it.
+        """
+        torch = self.torch
+        keep = self._reuse_prefix(prompt_ids)
+        tree = PackedCandidates.build(cand_ids, len(prompt_ids), torch)
+        ids, positions, mask = self._packed_inputs(prompt_ids, keep, tree)
+        out = self.model(input_ids=ids, position_ids=positions, attention_mask=mask, use_cache=True,
+                         logits_to_keep=1 + tree.ids.shape[1], **{self._cache_kwarg: self._cache})
+        self._cache = getattr(out, self._cache_attr)
+        _crop(self._cache, len(prompt_ids))
+        self._prefix_ids = list(prompt_ids)
+        self._prefix_last_logits = out.logits[0, 0]  # (V,)
+        logp = torch.log_softmax(out.logits[0].float(), dim=-1)  # (1 + Q, V): last prompt row, tree rows
+        sums = logp[0, torch.tensor([row[0] for row in cand_ids])].double()  # (N,)
+        picked = logp[1 + tree.rows, tree.targets].double()  # (M,)
+        return sums.index_add_(0, tree.owner, picked).numpy()
 
     def _score_cached(self, prompt_ids: list[int], cand_ids: list[list[int]]) -> np.ndarray:
         """Prompt once (incrementally), then all candidates in one batch over the expanded prompt cache."""
