@@ -15,7 +15,8 @@ How the candidates are run after the cached prompt (`packed`):
   cropped back to the prompt afterwards, so the next step reuses it.
 - batched: the prompt cache is expanded over a batch of right-padded candidates. transformers' DynamicCache
   then concatenates the new keys onto that expanded view, i.e. copies the whole prompt cache once per
-  candidate and layer: ~14 s per step for 19 skills after a 1240-token prompt (benchmarks/planner_speed.py).
+  candidate and layer: seconds per step for 19 skills after a ~1200-token prompt, against about half a
+  second packed (benchmarks/planner_speed.py runs both).
 
 Score normalization (`normalize`):
 - "sum": log p(text) = sum of token log-probs: the text's true likelihood, as in SayCan, but biased toward
