@@ -101,7 +101,8 @@ class DemoConfig:
     eval: EvalStage = field(default_factory=EvalStage)
     # success rates the VLA should reach (task id -> rate); shown in the table and the bars, never enforced
     targets: Dict[str, float] = field(default_factory=lambda: {"tabletop/touch": 0.8, "tabletop/pick": 0.5})
-    threads: Optional[int] = None  # OMP/torch threads of each stage process; None: the library default
+    threads: Optional[int] = 1  # OMP/torch threads of each stage process (None: the library default); 2 threads
+    # on a 2-core machine that runs anything else are many times slower than 1 (measured: 7 s vs 0.4 s per step)
     budget_s: float = 1200.0  # the wall-time budget the start-up estimate is compared against
     progress: bool = True
     dry_run: bool = False  # print the plan and the commands, run nothing
