@@ -28,13 +28,10 @@ def _distractor_layout(rng, n_main_blocks: int, max_blocks: int, n_main_bowls: i
     return ["block"] * n_blocks + ["bowl"] * n_bowls, block_colors + bowl_colors
 
 
-class TouchTask(Task):
-    """"touch the blue block": succeeds once the hand or a finger has touched the target block."""
+class _OneBlockTask(Task):
+    """A task about one target block among distractor blocks and a bowl (touch, pick)."""
 
-    name = "touch"
     spec = SceneSpec(n_blocks=3, n_bowls=1)
-    max_steps = 60
-    templates = ("touch the {obj}", "tap the {obj}", "reach out and touch the {obj}", "put a finger on the {obj}")
 
     def sample(self, rng):
         kinds, colors = _distractor_layout(rng, 1, 3, 0, 1)
@@ -42,37 +39,35 @@ class TouchTask(Task):
         target = objects[0].name
         return Episode(self.instruction(rng, obj=target), objects, {"target": target})
 
-    def success(self, env):
-        return env.episode.goal["target"] in env.touched_objects()
-
     def focus(self, env):
         return env.episode.goal["target"]
+
+
+class TouchTask(_OneBlockTask):
+    """"touch the blue block": succeeds once the hand or a finger has touched the target block."""
+
+    name = "touch"
+    max_steps = 60
+    templates = ("touch the {obj}", "tap the {obj}", "reach out and touch the {obj}", "put a finger on the {obj}")
+
+    def success(self, env):
+        return env.episode.goal["target"] in env.touched_objects()
 
     def plan(self, env):
         return [Touch(env.episode.goal["target"])]
 
 
-class PickTask(Task):
+class PickTask(_OneBlockTask):
     """"pick up the red block": succeeds when the target is held and lifted 4 cm off the table."""
 
     name = "pick"
-    spec = SceneSpec(n_blocks=3, n_bowls=1)
     max_steps = 80
     templates = ("pick up the {obj}", "lift the {obj}", "grab the {obj} and lift it", "pick the {obj} up")
-
-    def sample(self, rng):
-        kinds, colors = _distractor_layout(rng, 1, 3, 0, 1)
-        objects = sample_layout(rng, kinds, colors)
-        target = objects[0].name
-        return Episode(self.instruction(rng, obj=target), objects, {"target": target})
 
     def success(self, env):
         target = env.episode.goal["target"]
         lifted = env.object_position(target)[2] >= BLOCK_HALF + 0.04
         return bool(lifted and predicates.is_held(env, target))
-
-    def focus(self, env):
-        return env.episode.goal["target"]
 
     def plan(self, env):
         return [Pick(env.episode.goal["target"])]
