@@ -121,4 +121,7 @@ def tower_config_dict(tower: VisionTower) -> dict[str, Any]:
     data = tower.model.config.to_dict()
     for key in ("_name_or_path", "transformers_version", "architectures", "dtype", "torch_dtype", "model_type"):
         data.pop(key, None)
+    attn = getattr(tower.model.config, "_attn_implementation", None)
+    if attn is not None:  # to_dict leaves it out; a reloaded tower must run the same attention kernels
+        data["attn_implementation"] = attn
     return data
