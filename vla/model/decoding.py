@@ -79,9 +79,10 @@ def decode_autoregressive(model: "VLA", batch: dict[str, torch.Tensor]) -> torch
     hidden = decoder(inputs_embeds=prefix, attention_mask=attention_mask_4d(key_mask, 0, prefix.dtype),
                      position_ids=position_ids(key_mask), use_cache=True,
                      **{cache_kwarg(decoder): cache}).last_hidden_state  # (B, P, D)
-    step = _stepper(model, cache, la, padded=not bool(key_mask.all()), dtype=prefix.dtype)
+    padded = not bool(key_mask.all())
     key_mask = torch.cat([key_mask, key_mask.new_ones(b, la)], dim=1)  # (B, P + La) keys as they will be
     pos = position_ids(key_mask)[:, prefix.shape[1]:]  # (B, La) position of each action column
+    step = _stepper(model, cache, pos[:, :-1], padded, dtype=prefix.dtype)  # fed tokens: all but the last
     head = ActionHead(model)
     token = head(hidden[:, -1])  # (B,)
     tokens = [token]
@@ -100,13 +101,14 @@ def decode_autoregressive(model: "VLA", batch: dict[str, torch.Tensor]) -> torch
     return torch.stack(tokens, dim=1)  # (B, La)
 
 
-def _stepper(model: "VLA", cache: object, max_new: int, padded: bool, dtype: torch.dtype):
-    """`step(x (B, 1, D), pos (B, 1), key_mask (B, K)) -> hidden (B, 1, D)` continuing from `cache`."""
+def _stepper(model: "VLA", cache: object, positions: torch.Tensor, padded: bool, dtype: torch.dtype):
+    """`step(x (B, 1, D), pos (B, 1), key_mask (B, K)) -> hidden (B, 1, D)` continuing from `cache`, for
+    new tokens at `positions` (B, N) in order."""
     from vla.model.stepper import LlamaStepper, supports_stepper
 
-    if supports_stepper(model.lm) and model.cfg.lm.attn_implementation == "sdpa":
-        fast = LlamaStepper(model.lm, cache, max_new)
-        return lambda x, pos, key_mask: fast.step(x, pos, key_mask.bool() if padded else None)
+    if supports_stepper(model.lm):  # same math whichever attention implementation the HF path uses
+        fast = LlamaStepper(model.lm, cache, positions.shape[1], positions)
+        return lambda x, pos, key_mask: fast.step(x, key_mask.bool() if padded else None)
     decoder = model.lm.get_decoder()
     kwarg = cache_kwarg(decoder)
 

@@ -3,16 +3,26 @@
 Hugging Face's decoder forward spends most of a small model's step in Python: kwargs plumbing, mask
 construction, cache bookkeeping, output capture. Greedy action decoding needs none of it, so after the
 prefix has run through the regular HF forward (which fills a DynamicCache), `LlamaStepper` copies the
-keys/values into preallocated buffers and runs each later step by calling the layers' own submodules
-(norms, projections, MLP, rotary embedding) with `F.scaled_dot_product_attention`, the same math in the
-same order as `LlamaAttention` / `LlamaDecoderLayer` (gpt-fast and nanoGPT decode the same way).
-`tests/vla/test_model_decoding.py` checks it emits the ids the HF path emits. Other LM families fall back
-to the HF forward (`supports_stepper`).
+keys/values into preallocated buffers and runs each later step with as few tensor ops as the math allows
+(gpt-fast and nanoGPT decode the same way):
+
+- q, k and v come from one matmul over the three weights concatenated once per decode, and so do the
+  MLP's gate and up projections (three weight reads become one call; the bytes read are the same);
+- the residual adds ride on the output projections (`addmm`);
+- rotary embeddings for every action position are computed once per decode, and the rotation is
+  `x * cos + roll(x) * sin'` over q and k together (`sin'` carries `rotate_half`'s sign), not a cat per step;
+- RMSNorm is `F.rms_norm` with the layer's weight and epsilon.
+
+It is the same math as `LlamaAttention` / `LlamaDecoderLayer`; `tests/vla/test_model_decoding.py`
+checks it emits the ids the HF path emits. Layers whose projections are not plain `nn.Linear` (dynamic
+int8) are called module by module. Other LM families fall back to the HF forward (`supports_stepper`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,55 +36,126 @@ def supports_stepper(lm: nn.Module) -> bool:
     cfg = lm.config.get_text_config()
     if cfg.model_type not in STEPPER_TYPES or getattr(cfg, "use_sliding_window", False):
         return False
-    if getattr(cfg, "pretraining_tp", 1) != 1:
+    if getattr(cfg, "pretraining_tp", 1) != 1 or getattr(cfg, "hidden_act", "silu") != "silu":
         return False
     decoder = lm.get_decoder()
     return all(hasattr(decoder, name) for name in ("layers", "norm", "rotary_emb"))
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+def _fuse(modules: list[nn.Module]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`x (B, D) -> cat([m(x) for m in modules], -1)`: one matmul over concatenated weights when every
+    module is a plain float nn.Linear, else the modules one by one (e.g. dynamically quantized)."""
+    if all(type(m) is nn.Linear for m in modules):
+        weight = torch.cat([m.weight for m in modules], dim=0)  # (sum out, D)
+        biases = [m.bias for m in modules]
+        if all(b is None for b in biases):
+            return lambda x: F.linear(x, weight)
+        bias = torch.cat([b if b is not None else m.weight.new_zeros(m.out_features)
+                          for m, b in zip(modules, biases)])  # (sum out,)
+        return lambda x: F.linear(x, weight, bias)
+    return lambda x: torch.cat([m(x) for m in modules], dim=-1)
+
+
+def _residual(module: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """`(x (B, D), h (B, I)) -> x + module(h)`, as one `addmm` for a bias-free float nn.Linear."""
+    if type(module) is nn.Linear and module.bias is None:
+        weight_t = module.weight.t()  # (I, D) view
+        return lambda x, h: torch.addmm(x, h, weight_t)
+    return lambda x, h: x + module(h)
+
+
+@dataclass
+class _Layer:
+    """One decoder layer's step-time callables and constants."""
+
+    norm1: tuple[torch.Tensor, float]
+    qkv: Callable[[torch.Tensor], torch.Tensor]
+    attn_out: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    norm2: tuple[torch.Tensor, float]
+    gate_up: Callable[[torch.Tensor], torch.Tensor]
+    mlp_out: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    scaling: float
+
+
+def _norm_params(norm: nn.Module) -> tuple[torch.Tensor, float]:
+    eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-6))
+    return norm.weight, float(eps)
+
+
+def _layer(layer: nn.Module) -> _Layer:
+    attn, mlp = layer.self_attn, layer.mlp
+    return _Layer(norm1=_norm_params(layer.input_layernorm),
+                  qkv=_fuse([attn.q_proj, attn.k_proj, attn.v_proj]),
+                  attn_out=_residual(attn.o_proj),
+                  norm2=_norm_params(layer.post_attention_layernorm),
+                  gate_up=_fuse([mlp.gate_proj, mlp.up_proj]),
+                  mlp_out=_residual(mlp.down_proj),
+                  scaling=float(attn.scaling))
+
+
+_PLANS: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, list[_Layer]]]" = weakref.WeakKeyDictionary()
+
+
+def _layers(decoder: nn.Module) -> list[_Layer]:
+    """The decoder's step plans, kept between decodes (concatenating weights costs about a prefix's time)
+    and rebuilt when any parameter was replaced or changed in place (training bumps `_version`)."""
+    key = tuple((p.data_ptr(), p._version) for p in decoder.parameters())
+    cached = _PLANS.get(decoder)
+    if cached is None or cached[0] != key:
+        cached = (key, [_layer(layer) for layer in decoder.layers])
+        _PLANS[decoder] = cached
+    return cached[1]
 
 
 class LlamaStepper:
-    """KV buffers for `max_new` more tokens after a prefix, and the single-token step over them."""
+    """KV buffers for `max_new` more tokens after a prefix, and the single-token step over them.
 
-    def __init__(self, lm: nn.Module, cache: Any, max_new: int):
+    `positions` (B, max_new) are the positions the new tokens will take, in order (their rotary
+    embeddings are computed here, once).
+    """
+
+    def __init__(self, lm: nn.Module, cache: Any, max_new: int, positions: torch.Tensor):
         self.decoder = lm.get_decoder()
+        cfg = lm.config.get_text_config()
+        self.layers = _layers(self.decoder)
         keys = [layer.keys for layer in cache.layers]  # each (B, n_kv, P, hd)
         values = [layer.values for layer in cache.layers]
         b, n_kv, p, hd = keys[0].shape
-        self.length = p
+        self.n_heads, self.n_kv, self.head_dim = int(cfg.num_attention_heads), n_kv, hd
+        self.length, self.step_index = p, 0
         self.k = keys[0].new_empty(len(keys), b, n_kv, p + max_new, hd)  # (L, B, n_kv, T, hd)
         self.v = torch.empty_like(self.k)
         for i, (k, v) in enumerate(zip(keys, values)):
             self.k[i, :, :, :p] = k
             self.v[i, :, :, :p] = v
+        cos, sin = self.decoder.rotary_emb(keys[0], positions)  # (B, max_new, hd) each
+        half = hd // 2
+        sin = torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)  # rotate_half's sign folded in
+        self.cos = cos.to(keys[0].dtype).unsqueeze(2)  # (B, max_new, 1, hd)
+        self.sin = sin.to(keys[0].dtype).unsqueeze(2)  # (B, max_new, 1, hd)
+        self.norm = _norm_params(self.decoder.norm)
 
-    def step(self, x: torch.Tensor, pos: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
-        """Final hidden state (B, 1, D) of one new token embedding `x` (B, 1, D) at positions `pos` (B, 1).
+    def step(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        """Final hidden state (B, 1, D) of the next new token's embedding `x` (B, 1, D).
 
         `key_mask` (B, T) bool marks real keys including this one; None means all are real.
         """
-        cos, sin = self.decoder.rotary_emb(x, pos)  # (B, 1, hd) each
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)  # (B, 1, 1, hd)
-        t = self.length
+        b, t, j = x.shape[0], self.length, self.step_index
+        nh, nkv, hd = self.n_heads, self.n_kv, self.head_dim
+        cos, sin = self.cos[:, j: j + 1], self.sin[:, j: j + 1]  # (B, 1, 1, hd) each
         mask = None if key_mask is None else key_mask[:, None, None, : t + 1]  # (B, 1, 1, t+1) bool
-        b = x.shape[0]
-        for i, layer in enumerate(self.decoder.layers):
-            attn = layer.self_attn
-            h = layer.input_layernorm(x)  # (B, 1, D)
-            q = attn.q_proj(h).view(b, 1, -1, attn.head_dim).transpose(1, 2)  # (B, nh, 1, hd)
-            k = attn.k_proj(h).view(b, 1, -1, attn.head_dim).transpose(1, 2)  # (B, n_kv, 1, hd)
-            v = attn.v_proj(h).view(b, 1, -1, attn.head_dim).transpose(1, 2)  # (B, n_kv, 1, hd)
-            q = q * cos + _rotate_half(q) * sin
-            self.k[i, :, :, t: t + 1] = k * cos + _rotate_half(k) * sin
-            self.v[i, :, :, t: t + 1] = v
-            out = F.scaled_dot_product_attention(q, self.k[i, :, :, : t + 1], self.v[i, :, :, : t + 1],
-                                                 attn_mask=mask, scale=attn.scaling,
-                                                 enable_gqa=q.shape[1] != k.shape[1])  # (B, nh, 1, hd)
-            x = x + attn.o_proj(out.transpose(1, 2).reshape(b, 1, -1))  # (B, 1, D)
-            x = x + layer.mlp(layer.post_attention_layernorm(x))  # (B, 1, D)
-        self.length = t + 1
-        return self.decoder.norm(x)  # (B, 1, D)
+        x = x.reshape(b, -1)  # (B, D)
+        for i, layer in enumerate(self.layers):
+            qkv = layer.qkv(F.rms_norm(x, x.shape[-1:], *layer.norm1))  # (B, (nh + 2 n_kv) hd)
+            qk = qkv[:, : (nh + nkv) * hd].view(b, 1, nh + nkv, hd)  # (B, 1, nh + n_kv, hd)
+            qk = torch.addcmul(qk * cos, qk.roll(hd // 2, dims=-1), sin).transpose(1, 2)  # (B, nh + n_kv, 1, hd)
+            self.k[i, :, :, t: t + 1] = qk[:, nh:]
+            self.v[i, :, :, t: t + 1] = qkv[:, (nh + nkv) * hd:].view(b, nkv, 1, hd)
+            out = F.scaled_dot_product_attention(qk[:, :nh], self.k[i, :, :, : t + 1], self.v[i, :, :, : t + 1],
+                                                 attn_mask=mask, scale=layer.scaling,
+                                                 enable_gqa=nh != nkv)  # (B, nh, 1, hd)
+            x = layer.attn_out(x, out.reshape(b, nh * hd))  # (B, D)
+            gate, up = layer.gate_up(F.rms_norm(x, x.shape[-1:], *layer.norm2)).chunk(2, dim=-1)  # (B, I) each
+            x = layer.mlp_out(x, F.silu(gate) * up)  # (B, D)
+        self.length, self.step_index = t + 1, j + 1
+        return F.rms_norm(x, x.shape[-1:], *self.norm).unsqueeze(1)  # (B, 1, D)
