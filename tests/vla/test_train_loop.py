@@ -318,4 +318,6 @@ def test_grad_accumulation_equals_the_larger_batch(tmp_path):
     (loss_a, state_a), (loss_b, state_b) = results
     np.testing.assert_allclose(loss_a, loss_b, rtol=1e-5)
     for key in state_a:
+        if key.endswith("k_proj.bias"):  # softmax ignores a key bias: its true gradient is 0, and Adam scales
+            continue                     # the rounding noise left in its place up to a full step
         torch.testing.assert_close(state_a[key], state_b[key], atol=1e-5, rtol=1e-4, msg=key)

@@ -105,8 +105,9 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, parts: Components, accelerator: Any) -> None:
         self.cfg, self.parts, self.acc = cfg, parts, accelerator
         _check_supported(accelerator)
-        optimizer = torch.optim.AdamW(param_groups(parts.model, cfg.optim.weight_decay), lr=cfg.optim.lr,
-                                      betas=(cfg.optim.beta1, cfg.optim.beta2), eps=cfg.optim.eps)
+        groups = param_groups(parts.model, cfg.optim.weight_decay)
+        optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2),
+                                      eps=cfg.optim.eps, fused=_fused_adamw_ok(groups))
         self.scheduler = make_scheduler(optimizer, cfg.optim.warmup_steps, cfg.steps, cfg.optim.min_lr_ratio)
         self.model, self.optimizer = accelerator.prepare(parts.model, optimizer)
         self.order = DataOrder(len(parts.train_set), cfg.batch_size, cfg.seed, accelerator.num_processes)
@@ -279,6 +280,13 @@ class Trainer:
             save_adapter(tmp, model, self.cfg.lora)
             save_file(lora_base_state(model), str(tmp / STATE_DIR / LORA_BASE_FILE))
         atomic_write_json(tmp / STATE_DIR / "train_config.json", to_dict(self.cfg))
+
+
+def _fused_adamw_ok(groups: list[dict[str, Any]]) -> bool:
+    """Whether torch's fused AdamW kernel takes these params (float tensors on CPU or CUDA): one kernel per
+    step instead of a dozen foreach ops, about 10 % of a tiny model's CPU training step."""
+    params = [p for group in groups for p in group["params"]]
+    return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
 
 
 def _check_supported(accelerator: Any) -> None:
