@@ -4,9 +4,11 @@
     python -m benchmarks.train_speed --steps 40 --batch-size 16
 
 Each precision runs in its own process (so peak RSS is that precision's alone) through the real loop
-(`vla.train.loop.Trainer.train_step`: Accelerate, AdamW, clipping, warmup/cosine) on fake samples with the
-tiny config's shapes (conf/model/tiny.yaml, `vla.model.fake.fake_samples`); the first `--warmup` steps are
-not timed. Besides wall-clock samples/s it reports samples per second of the main thread's CPU time (with
+(`vla.train.loop.Trainer.train_step`: Accelerate, AdamW, clipping, warmup/cosine) on samples with the
+tiny config's shapes (conf/model/tiny.yaml, `vla.model.fake.fake_samples`: random images and actions) whose
+prompts are real ones: the tabletop tasks' instructions through `vla.prompt.build_prompt` and the model's
+text tokenizer, so each row has the prompt length training on recorded data has (19-25 tokens here); the
+first `--warmup` steps are not timed. Besides wall-clock samples/s it reports samples per second of the main thread's CPU time (with
 one torch thread the work runs on that thread), which is what the wall rate would be on an idle core, and
 the 1-minute load average, since a shared machine slows the wall rate. Prints a table and writes
 benchmarks/results/train_speed.json.
@@ -40,6 +42,29 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _instructions() -> list[str]:
+    """Every phrasing of the tabletop tasks, with colors filled in (what recorded datasets hold)."""
+    from sim.tabletop.tasks import long, single
+
+    fill = {"obj": "red block", "block": "green block", "bowl": "blue bowl", "direction": "to the left",
+            "top": "yellow block", "bottom": "purple block"}
+    tasks = (single.TouchTask, single.PickTask, single.PlaceTask, single.PushTask, single.StackTask,
+             long.PutAllInBowlTask, long.StackAllTask, long.SortByColorTask)
+    return [template.format(**fill) for task in tasks for template in task.templates]
+
+
+def _with_real_prompts(samples: list[dict], model_cfg) -> list[dict]:
+    """`samples` with their random prompt ids replaced by tokenized tabletop prompts, cycling through them."""
+    import numpy as np
+
+    from vla.model import load_text_tokenizer_for
+    from vla.prompt import build_prompt
+
+    tokenizer = load_text_tokenizer_for(model_cfg)
+    prompts = [np.asarray(tokenizer(build_prompt(text))["input_ids"], dtype=np.int64) for text in _instructions()]
+    return [{**sample, "prompt_ids": prompts[i % len(prompts)]} for i, sample in enumerate(samples)]
+
+
 def measure(precision: str, args: argparse.Namespace) -> dict:
     """Train `args.steps` timed steps in this process; returns samples/s, step time and peak RSS."""
     import torch
@@ -56,7 +81,7 @@ def measure(precision: str, args: argparse.Namespace) -> dict:
     model_cfg = to_dataclass(OmegaConf.load(conf), VLAConfig)
     torch.manual_seed(0)
     model = VLA.from_config(model_cfg)
-    samples = fake_samples(model_cfg, 4 * args.batch_size, 0, model.action_tokenizer)
+    samples = _with_real_prompts(fake_samples(model_cfg, 4 * args.batch_size, 0, model.action_tokenizer), model_cfg)
     with tempfile.TemporaryDirectory() as out:
         cfg = to_dataclass({"output_dir": out, "batch_size": args.batch_size, "bf16": precision == "bf16",
                             "steps": args.warmup + args.steps, "progress": False, "cpu": True}, TrainConfig)
