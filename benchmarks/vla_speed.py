@@ -14,10 +14,11 @@ Modes, each in its own process so its peak RSS is its own:
     generate_cache        HF `generate(use_cache=True)`
     parallel_int8, autoregressive_int8   dynamic int8 Linear layers
 
-Why the KV cache gains little here: at batch 1 each decoding step of a 4 x 256 LM is bound by reading its
-~12 MB of weights, not by FLOPs, so re-running the ~60-token prefix without a cache (one GEMM instead of
-a GEMV per weight) costs almost the same per step. Parallel decoding reads the weights once per chunk
-instead of once per token, and int8 reads a quarter of the bytes; those are the levers that pay.
+Why the KV cache gains less than one might expect here: at batch 1 each decoding step of a 4 x 256 LM is
+bound by reading its ~12 MB of fp32 weights, not by FLOPs, so re-running the ~50-token prefix without a
+cache (one GEMM instead of a GEMV per weight) costs almost the same per step. Parallel decoding reads the
+weights once per chunk instead of once per token; the int8 modes read a quarter of the bytes (in
+`autoregressive_int8` the cached steps multiply by the int8 weights directly, `vla.model.stepper`).
 
 Prints a table with median / p90 wall ms, the median thread CPU ms (what one step costs one core: on a
 shared machine wall time also counts time spent waiting for a core, so the load average is recorded

@@ -42,3 +42,25 @@ def test_speed_benchmark_measures_one_mode(mode):
 
     row = main(["--one", mode, "--steps", "1", "--warmup", "0"])
     assert row["mode"] == mode and row["median_ms"] > 0 and row["chunk_shape"] == [4, 7]
+
+
+def test_int8_steps_multiply_by_the_quantized_weights():
+    """The stepper's weight-only int8 matmul over fused q/k/v equals the dequantized weights' product (to
+    bf16 rounding of the activations), and an int8 model decodes valid action ids through it."""
+    from vla.model.quantize import quantize_dynamic_int8
+
+    torch.manual_seed(0)
+    cfg = small_config(decoding="autoregressive")
+    model = quantize_dynamic_int8(VLA.from_config(cfg).eval())
+    attn = model.lm.get_decoder().layers[0].self_attn
+    parts = [stepper._int8_weights(m) for m in (attn.q_proj, attn.k_proj, attn.v_proj)]
+    assert all(part is not None for part in parts)
+    x = torch.randn(3, parts[0][0].shape[1])
+    expected = torch.cat([x @ (w.float() * s[:, None]).T for w, s, _ in parts], dim=-1)
+    torch.testing.assert_close(stepper._fuse([attn.q_proj, attn.k_proj, attn.v_proj])(x), expected,
+                               rtol=2e-2, atol=2e-2)
+    batch = model.collate(fake_samples(cfg, 2, 0, model.action_tokenizer))
+    with torch.inference_mode():
+        ids = decode_autoregressive(model, batch)
+    assert ids.shape == (2, model.num_action_tokens)
+    assert bool((ids >= model.action_tokenizer.token_offset).all())

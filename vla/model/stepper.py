@@ -14,8 +14,11 @@ keys/values into preallocated buffers and runs each later step with as few tenso
 - RMSNorm is `F.rms_norm` with the layer's weight and epsilon.
 
 It is the same math as `LlamaAttention` / `LlamaDecoderLayer`; `tests/vla/test_model_decoding.py`
-checks it emits the ids the HF path emits. Layers whose projections are not plain `nn.Linear` (dynamic
-int8) are called module by module. Other LM families fall back to the HF forward (`supports_stepper`).
+checks it emits the ids the HF path emits. In a model quantized to int8 (`vla.model.quantize`) the steps
+multiply by the int8 weights directly with bf16 activations (weight-only int8, as llama.cpp's Q8 and
+torchao's int8 weight-only do): a one-token step is bound by reading the weights, and int8 reads a quarter
+of the bytes; the prefix keeps torch's dynamic-int8 kernels. Other projection modules are called one by
+one. Other LM families fall back to the HF forward (`supports_stepper`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 STEPPER_TYPES = ("llama", "qwen2")
+_INT8_MATMUL = hasattr(torch.ops.aten, "_weight_int8pack_mm")
 
 
 def supports_stepper(lm: nn.Module) -> bool:
@@ -42,9 +46,37 @@ def supports_stepper(lm: nn.Module) -> bool:
     return all(hasattr(decoder, name) for name in ("layers", "norm", "rotary_emb"))
 
 
+def _int8_weights(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+    """(int8 weight (N, K), per-row scale (N,), bias or None) of a dynamically quantized Linear with
+    symmetric weights (`vla.model.quantize`), or None for any other module."""
+    if type(module).__module__ != "torch.ao.nn.quantized.dynamic.modules.linear":
+        return None
+    weight = module.weight()  # quantized (N, K)
+    if weight.qscheme() != torch.per_tensor_affine or weight.q_zero_point() != 0:
+        return None
+    scale = torch.full((weight.shape[0],), weight.q_scale(), dtype=torch.float32)  # (N,)
+    return weight.int_repr(), scale, module.bias()
+
+
+def _int8_matmul(parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]):
+    """`x (B, K) -> x @ W.T + b` over the int8 weights of `parts` concatenated: a weight-only int8 GEMV
+    (bf16 activations) reads a quarter of the fp32 bytes, which is what a one-token step is bound by."""
+    weight = torch.cat([w for w, _, _ in parts])  # (sum N, K) int8
+    scale = torch.cat([s for _, s, _ in parts]).to(torch.bfloat16)  # (sum N,)
+    biases = [b if b is not None else w.new_zeros(w.shape[0], dtype=torch.float32) for w, _, b in parts]
+    bias = None if all(b is None for _, _, b in parts) else torch.cat(biases)  # (sum N,)
+
+    def matmul(x: torch.Tensor) -> torch.Tensor:
+        out = torch.ops.aten._weight_int8pack_mm(x.to(torch.bfloat16), weight, scale).to(x.dtype)  # (B, sum N)
+        return out if bias is None else out + bias
+
+    return matmul
+
+
 def _fuse(modules: list[nn.Module]) -> Callable[[torch.Tensor], torch.Tensor]:
     """`x (B, D) -> cat([m(x) for m in modules], -1)`: one matmul over concatenated weights when every
-    module is a plain float nn.Linear, else the modules one by one (e.g. dynamically quantized)."""
+    module is a plain float nn.Linear (or every one a symmetric dynamic-int8 Linear: then a weight-only
+    int8 matmul), else the modules one by one."""
     if all(type(m) is nn.Linear for m in modules):
         weight = torch.cat([m.weight for m in modules], dim=0)  # (sum out, D)
         biases = [m.bias for m in modules]
@@ -53,6 +85,9 @@ def _fuse(modules: list[nn.Module]) -> Callable[[torch.Tensor], torch.Tensor]:
         bias = torch.cat([b if b is not None else m.weight.new_zeros(m.out_features)
                           for m, b in zip(modules, biases)])  # (sum out,)
         return lambda x: F.linear(x, weight, bias)
+    int8 = [_int8_weights(m) for m in modules]
+    if _INT8_MATMUL and all(part is not None for part in int8):
+        return _int8_matmul(int8)
     return lambda x: torch.cat([m(x) for m in modules], dim=-1)
 
 
@@ -61,7 +96,8 @@ def _residual(module: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch
     if type(module) is nn.Linear and module.bias is None:
         weight_t = module.weight.t()  # (I, D) view
         return lambda x, h: torch.addmm(x, h, weight_t)
-    return lambda x, h: x + module(h)
+    project = _fuse([module])
+    return lambda x, h: x + project(h)
 
 
 @dataclass
