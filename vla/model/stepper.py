@@ -11,7 +11,8 @@ keys/values into preallocated buffers and runs each later step with as few tenso
 - the residual adds ride on the output projections (`addmm`);
 - rotary embeddings for every action position are computed once per decode, and the rotation is
   `x * cos + roll(x) * sin'` over q and k together (`sin'` carries `rotate_half`'s sign), not a cat per step;
-- RMSNorm is `F.rms_norm` with the layer's weight and epsilon.
+- RMSNorm is LlamaRMSNorm's own few ops on the (B, D) row (`F.rms_norm` dispatches more at this size);
+- KV buffers are written and read through `narrow` views of per-layer buffers (no chains of slices).
 
 It is the same math as `LlamaAttention` / `LlamaDecoderLayer`; `tests/vla/test_model_decoding.py`
 checks it emits the ids the HF path emits. In a model quantized to int8 (`vla.model.quantize`) the steps
@@ -164,6 +165,7 @@ class LlamaStepper:
         for i, (k, v) in enumerate(zip(keys, values)):
             self.k[i, :, :, :p] = k
             self.v[i, :, :, :p] = v
+        self.layer_k, self.layer_v = list(self.k.unbind(0)), list(self.v.unbind(0))  # views (B, n_kv, T, hd)
         cos, sin = self.decoder.rotary_emb(keys[0], positions)  # (B, max_new, hd) each
         half = hd // 2
         sin = torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)  # rotate_half's sign folded in
@@ -181,17 +183,23 @@ class LlamaStepper:
         cos, sin = self.cos[:, j: j + 1], self.sin[:, j: j + 1]  # (B, 1, 1, hd) each
         mask = None if key_mask is None else key_mask[:, None, None, : t + 1]  # (B, 1, 1, t+1) bool
         x = x.reshape(b, -1)  # (B, D)
-        for i, layer in enumerate(self.layers):
-            qkv = layer.qkv(F.rms_norm(x, x.shape[-1:], *layer.norm1))  # (B, (nh + 2 n_kv) hd)
-            qk = qkv[:, : (nh + nkv) * hd].view(b, 1, nh + nkv, hd)  # (B, 1, nh + n_kv, hd)
+        for layer, keys, values in zip(self.layers, self.layer_k, self.layer_v):  # keys/values (B, n_kv, T, hd)
+            qk, v = layer.qkv(_rms_norm(x, *layer.norm1)).split([(nh + nkv) * hd, nkv * hd], dim=-1)
+            qk = qk.view(b, 1, nh + nkv, hd)  # (B, 1, nh + n_kv, hd)
             qk = torch.addcmul(qk * cos, qk.roll(hd // 2, dims=-1), sin).transpose(1, 2)  # (B, nh + n_kv, 1, hd)
-            self.k[i, :, :, t: t + 1] = qk[:, nh:]
-            self.v[i, :, :, t: t + 1] = qkv[:, (nh + nkv) * hd:].view(b, nkv, 1, hd)
-            out = F.scaled_dot_product_attention(qk[:, :nh], self.k[i, :, :, : t + 1], self.v[i, :, :, : t + 1],
+            q, k = qk.split([nh, nkv], dim=1)  # (B, nh, 1, hd), (B, n_kv, 1, hd)
+            keys.narrow(2, t, 1).copy_(k)
+            values.narrow(2, t, 1).copy_(v.view(b, nkv, 1, hd))
+            out = F.scaled_dot_product_attention(q, keys.narrow(2, 0, t + 1), values.narrow(2, 0, t + 1),
                                                  attn_mask=mask, scale=layer.scaling,
                                                  enable_gqa=nh != nkv)  # (B, nh, 1, hd)
             x = layer.attn_out(x, out.reshape(b, nh * hd))  # (B, D)
-            gate, up = layer.gate_up(F.rms_norm(x, x.shape[-1:], *layer.norm2)).chunk(2, dim=-1)  # (B, I) each
+            gate, up = layer.gate_up(_rms_norm(x, *layer.norm2)).chunk(2, dim=-1)  # (B, I) each
             x = layer.mlp_out(x, F.silu(gate) * up)  # (B, D)
         self.length, self.step_index = t + 1, j + 1
-        return F.rms_norm(x, x.shape[-1:], *self.norm).unsqueeze(1)  # (B, 1, D)
+        return _rms_norm(x, *self.norm).unsqueeze(1)  # (B, 1, D)
+
+
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """LlamaRMSNorm's math, op for op (for fp32 activations): fewer dispatches than `F.rms_norm` at (B, D)."""
+    return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
