@@ -14,13 +14,18 @@ Everything runs inside a loopback-only network namespace: the script re-runs its
 tests/ros/netns_run.sh when it is not in one.
 
 Measured:
-- latency ROS adds = (image receive - image stamp) in the node + (command publish - step start - inference)
-  in the node + (command receive - command stamp) here. The wait for the next control tick is not
-  included: it is the control rate's sample-and-hold, not overhead. Inference time is reported beside it.
+- latency ROS adds = image in (camera stamp here -> frame validated and stored in the node)
+  + node processing (control tick -> command stamp, minus inference) + command transport (command stamp,
+  taken just before the message is built and published -> received here). The parts do not overlap (the
+  publish call counts once, in the transport). The wait for the next control tick is not included: it is
+  the control rate's sample-and-hold, not overhead. Inference time is reported beside it, and the node's
+  Python CPU time on the path (thread CPU of the image callback + the step outside inference), which a
+  busy machine's scheduling does not inflate.
 - watchdog: the camera stops; time from (last frame + image_timeout_s) to the zero-velocity command here,
   in control periods.
 - soak: policy node RSS after warm-up vs at the end (growth %), and commands published from inputs older
   than the timeout ("stale", must be 0).
+Both sides spin rclpy's EventsExecutor (`--executor single`: the SingleThreadedExecutor, for comparison).
 Writes benchmarks/results/ros_latency.json.
 """
 
@@ -58,6 +63,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="auto: tiny-vla when torch and policies.vla import, else random")
     p.add_argument("--nice", type=int, default=0,
                    help="niceness for this process and the node (e.g. -10: robot software ahead of other load)")
+    p.add_argument("--executor", choices=("events", "single"), default="events",
+                   help="rclpy executor of the node and of this side (robot_ros.spin.make_executor)")
     p.add_argument("--out", default=str(OUT))
     return p.parse_args(argv)
 
@@ -82,19 +89,19 @@ class Bench:
     def __init__(self, args: argparse.Namespace, workdir: Path):
         import rclpy
         from geometry_msgs.msg import TwistStamped
-        from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image, JointState
         from std_msgs.msg import String
 
         from robot_ros import convert
         from robot_ros.policy_node import SENSOR_QOS
+        from robot_ros.spin import make_executor
 
         self.args, self.convert, self.timing_log = args, convert, workdir / "timings.json"
         self.cameras = ["front", "wrist"] if args.checkpoint else ["front"]
         self.proc = self._start_policy_node()
         rclpy.init()
         self.node = rclpy.create_node("ros_latency_bench")
-        self.exec = SingleThreadedExecutor()
+        self.exec = make_executor(kind=args.executor)
         self.exec.add_node(self.node)
         s = args.image_size
         rgb = np.random.default_rng(0).integers(0, 255, (s, s, 3), dtype=np.uint8)
@@ -131,7 +138,8 @@ class Bench:
                 "-p", f"control_rate_hz:={a.control_rate_hz}", "-p", f"image_timeout_s:={IMAGE_TIMEOUT_S}",
                 "-p", "state_timeout_s:=0.5", "-p", "instruction:=hold still",
                 "-p", f"timing_log:={self.timing_log}", "--log-level", "warn"]
-        return subprocess.Popen(argv, cwd=REPO, start_new_session=True)
+        env = {**os.environ, "VLA_ROS_EXECUTOR": a.executor}
+        return subprocess.Popen(argv, cwd=REPO, env=env, start_new_session=True)
 
     def _on_cmd(self, msg) -> None:
         self.cmds.append((time.time(), self.convert.stamp_to_sec(msg.header.stamp), msg.twist.linear.x))
@@ -164,7 +172,11 @@ class Bench:
         self._done.set()
         self._camera.join()
         self.proc.send_signal(2)  # SIGINT: the node writes its timing log and exits
-        self.proc.wait(timeout=30)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never leave a node behind (it has its own session)
+            raise
         self.node.destroy_node()
         rclpy.shutdown()
         import json
@@ -205,9 +217,16 @@ def soak(bench: Bench, seconds: float) -> dict:
 
 
 def latency(timings: list[dict], cmds: list[tuple[float, float, float]], window: tuple[float, float]) -> dict:
-    """In-node overhead + command transport for commands published inside `window` (wall seconds)."""
+    """ROS-added latency of the commands published inside `window` (wall seconds), split into its parts.
+
+    image in: camera stamp (here, just before publishing) -> frame validated and stored in the node;
+    node processing: control tick -> command stamp, minus inference; command transport: command stamp
+    (taken just before the message is built and published) -> received here. The parts do not overlap.
+    node CPU: thread CPU seconds of the node's Python on the path (image callback + step outside
+    inference), the figure that a busy machine's scheduling does not inflate.
+    """
     recv_by_stamp = {round(stamp, 6): recv for recv, stamp, _ in cmds}
-    added, infer, image_part, node_part, transport = [], [], [], [], []
+    parts: dict[str, list[float]] = {k: [] for k in ("added", "image", "node", "command", "infer", "cpu")}
     for t in timings:
         if not window[0] <= t["publish"] <= window[1] or t.get("command_stamp") is None:
             continue
@@ -215,16 +234,16 @@ def latency(timings: list[dict], cmds: list[tuple[float, float, float]], window:
         if recv is None:
             continue
         image_in = t["image_recv"] - t["image_stamp"]
-        processing = t["publish"] - t["step_start"] - t["inference_s"]
-        inside = image_in + processing
-        image_part.append(image_in * 1e3)
-        node_part.append(processing * 1e3)
-        transport.append((recv - t["command_stamp"]) * 1e3)
-        added.append((inside + recv - t["command_stamp"]) * 1e3)
-        infer.append(t["inference_s"] * 1e3)
-    return {"ros_added_ms": _percentiles(added), "image_transport_ms": _percentiles(image_part),
-            "node_processing_ms": _percentiles(node_part),
-            "command_transport_ms": _percentiles(transport), "inference_ms": _percentiles(infer)}
+        processing = t["command_stamp"] - t["step_start"] - t["inference_s"]
+        command = recv - t["command_stamp"]
+        for key, seconds in (("added", image_in + processing + command), ("image", image_in),
+                             ("node", processing), ("command", command), ("infer", t["inference_s"]),
+                             ("cpu", t["image_cpu_s"] + t["step_cpu_s"])):
+            parts[key].append(seconds * 1e3)
+    return {"ros_added_ms": _percentiles(parts["added"]), "image_transport_ms": _percentiles(parts["image"]),
+            "node_processing_ms": _percentiles(parts["node"]),
+            "command_transport_ms": _percentiles(parts["command"]), "inference_ms": _percentiles(parts["infer"]),
+            "node_cpu_ms": _percentiles(parts["cpu"])}
 
 
 def _vla_available() -> bool:
@@ -290,6 +309,7 @@ def run(args: argparse.Namespace) -> dict:
          "ok": moving_after_stop == 0},
     ]
     return {"policy": label, "camera_hz": args.camera_hz, "image_size": args.image_size, "nice": args.nice,
+            "executor": args.executor,
             "load_average": os.getloadavg(), "cpu_count": os.cpu_count(),
             "control_rate_hz": args.control_rate_hz, "latency": lat, "watchdog_s": dog,
             "watchdog_periods": dog_periods, "soak": mem, "stale_commands": stale, "commands": len(timings),
@@ -299,12 +319,13 @@ def run(args: argparse.Namespace) -> dict:
 def print_table(result: dict) -> None:
     print(f"policy_node ({result['policy']} policy), camera {result['image_size']}px at {result['camera_hz']:g} Hz, "
           f"control {result['control_rate_hz']:g} Hz, {result['commands']} commands, nice {result['nice']}, "
+          f"executor {result['executor']}, "
           f"load average {result['load_average'][0]:.1f} on {result['cpu_count']} cores")
     print(f"{'metric':<28}{'value':>12}  {'unit':<16}{'target':<8}ok")
     for row in result["summary"]:
         value = "n/a" if row["value"] is None else f"{row['value']:.3f}"
         print(f"{row['metric']:<28}{value:>12}  {row['unit']:<16}{row['target']:<8}{'yes' if row['ok'] else 'NO'}")
-    for key in ("image_transport_ms", "node_processing_ms", "command_transport_ms", "inference_ms"):
+    for key in ("image_transport_ms", "node_processing_ms", "command_transport_ms", "inference_ms", "node_cpu_ms"):
         p = result["latency"][key]
         if p["n"]:
             print(f"  {key:<26} p50 {p['p50']:.3f}  p99 {p['p99']:.3f}  max {p['max']:.3f}  (n={p['n']})")

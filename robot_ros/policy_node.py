@@ -45,7 +45,10 @@ TOPICS = {  # default names (all remappable); camera topics are camera/<name>/im
 }
 
 
-TIMING_FIELDS = ("image_stamp", "image_recv", "step_start", "inference_s", "publish", "command_stamp")
+# Wall seconds (time.time) of one command's path, plus CPU seconds of this node's Python on it: the image
+# callback's, and the control step's outside inference (thread CPU time, blind to waiting for a core or the GIL).
+TIMING_FIELDS = ("image_stamp", "image_recv", "step_start", "inference_s", "publish", "command_stamp",
+                 "image_cpu_s", "step_cpu_s")
 TIMING_CAPACITY = 200_000  # 5.5 h at 10 Hz; 9.6 MB allocated (and touched) up front, so RSS stays flat
 
 
@@ -71,21 +74,23 @@ class TimingLog:
 
 
 class _TimedPolicy:
-    """Forwards to a policy and adds up the seconds spent in `predict_action_chunk` (inference time)."""
+    """Forwards to a policy and adds up the wall and thread-CPU seconds of `predict_action_chunk`."""
 
     def __init__(self, policy: Policy):
         self.policy = policy
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def reset(self, instruction: str) -> None:
         self.policy.reset(instruction)
 
     def predict_action_chunk(self, obs: dict) -> np.ndarray:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return self.policy.predict_action_chunk(obs)
         finally:
             self.seconds += time.perf_counter() - t0
+            self.cpu_seconds += time.thread_time() - c0
 
 
 class PolicyNode(Node):
@@ -96,7 +101,7 @@ class PolicyNode(Node):
         self.cfg = cfg = declare_config(self, PolicyNodeConfig)
         self.health = Health(self.get_fully_qualified_name())
         self._lock = threading.Lock()
-        self._images: dict[str, tuple[np.ndarray, float, float]] = {}  # camera -> (rgb, stamp, recv wall)
+        self._images: dict[str, tuple[np.ndarray, float, float, float]] = {}  # camera -> (rgb, stamp, recv, cpu)
         self._last_stamp: dict[str, float] = {}
         self._state: np.ndarray | None = None
         self._instruction: str | None = cfg.instruction.strip() or None
@@ -110,6 +115,7 @@ class PolicyNode(Node):
         self._policy = _TimedPolicy(policy if policy is not None else load_policy(cfg))
         self._executor = make_executor(self._policy, cfg)
         self._timings = TimingLog(TIMING_FIELDS, TIMING_CAPACITY if cfg.timing_log else 0)
+        self._ee_index = list(cfg.ee_position_state_indices)  # where the EE xyz sits in the state
         self.last_command: np.ndarray | None = None  # the last safe action (published, or logged in dry run)
         self._make_interfaces()
         self._done = threading.Event()
@@ -154,18 +160,19 @@ class PolicyNode(Node):
         return True
 
     def _on_image(self, cam: str, msg: Image) -> None:
-        recv = time.time()
+        cpu0 = time.thread_time()
         key = f"camera/{cam}"
         self.health.arrived(key)
         try:
-            rgb = convert.image_from_msg(msg)
+            rgb = convert.image_from_msg(msg)  # (H, W, 3), a view of msg.data for rgb8 (no copy)
         except convert.BadMessage as err:
             self._reject(err)
             return
         stamp = convert.stamp_to_sec(msg.header.stamp)
+        recv = time.time()  # the frame is usable from here on: transport + validation count as "image in"
         with self._lock:
             if self._in_order(key, stamp):
-                self._images[cam] = (rgb, stamp, recv)
+                self._images[cam] = (rgb, stamp, recv, time.thread_time() - cpu0)
                 self._watchdog.feed(key, time.monotonic())
 
     def _on_joints(self, msg: JointState) -> None:
@@ -257,8 +264,7 @@ class PolicyNode(Node):
             else:
                 snapshot = {"generation": self._generation, "instruction": instruction, "state": self._state,
                             "images": {c: self._images[c][0] for c in self.cfg.cameras},
-                            "stamp": self._images[self.cfg.cameras[0]][1],
-                            "recv": self._images[self.cfg.cameras[0]][2], "resume": self._halted}
+                            "frame": self._images[self.cfg.cameras[0]][1:], "resume": self._halted}
         if not enabled:
             self.health.set_state(OK, "disabled (waiting for vla/enable true)")
         elif stale:
@@ -268,11 +274,11 @@ class PolicyNode(Node):
         return snapshot
 
     def _control_step(self) -> None:
+        start = (time.time(), time.thread_time())  # the tick: from here to the publish is this step's work
         snap = self._snapshot()
         if snap is None:
             return
-        start = time.time()
-        self._policy.seconds = 0.0
+        self._policy.seconds = self._policy.cpu_seconds = 0.0
         try:
             if snap["resume"] or snap["instruction"] != self._active_instruction:
                 self._executor.reset(snap["instruction"])  # drop chunks planned before the stop / for the old task
@@ -285,15 +291,16 @@ class PolicyNode(Node):
             self.get_logger().error(f"policy failed: {type(err).__name__}: {err}", throttle_duration_sec=WARN_EVERY_S)
             self._halt(f"model error: {type(err).__name__}", level=ERROR)
             return
-        infer = self._policy.seconds
-        if infer > 0:
-            self.health.latency("inference", infer)
-        self._command(action, snap, start, infer)
+        if self._policy.seconds > 0:
+            self.health.latency("inference", self._policy.seconds)
+        self._command(action, snap, start)
 
-    def _command(self, action: np.ndarray, snap: dict, start: float, infer: float) -> None:
-        """Filter through the safety layer and publish, unless a stop happened meanwhile."""
+    def _command(self, action: np.ndarray, snap: dict, start: tuple[float, float]) -> None:
+        """Filter through the safety layer and publish, unless a stop happened meanwhile.
+
+        start: (wall, thread CPU) seconds at the step's tick, for the timing log and `ros_overhead`."""
         state = snap["state"]
-        idx = list(self.cfg.ee_position_state_indices)
+        idx = self._ee_index
         with self._lock:
             if snap["generation"] != self._generation or self._watchdog.stale(time.monotonic()):
                 self.health.count("discarded_after_stop")
@@ -305,6 +312,7 @@ class PolicyNode(Node):
                 self._halted = True
             else:
                 self._halted = False
+                step_cpu = time.thread_time() - start[1] - self._policy.cpu_seconds
                 cmd_stamp = self._publish(result.action)
         pub = time.time()
         if result.stopped:
@@ -315,10 +323,11 @@ class PolicyNode(Node):
         for reason in result.reasons:
             self.health.count(f"safety/{reason}")
         self.last_command = result.action
-        overhead = (snap["recv"] - snap["stamp"]) + (pub - start - infer)
-        self.health.latency("ros_overhead", overhead)
-        self._timings.append((snap["stamp"], snap["recv"], start, infer, pub,
-                              float("nan") if cmd_stamp is None else cmd_stamp))
+        stamp, recv, image_cpu = snap["frame"]
+        infer = self._policy.seconds
+        self.health.latency("ros_overhead", (recv - stamp) + (pub - start[0] - infer))
+        self._timings.append((stamp, recv, start[0], infer, pub, float("nan") if cmd_stamp is None else cmd_stamp,
+                              image_cpu, step_cpu))
         self.health.set_state(OK, "dry run (commands logged, not sent)" if self.cfg.dry_run else "running")
 
     def _publish(self, action: np.ndarray) -> float | None:
