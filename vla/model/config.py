@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-VISION_TYPES = ("siglip", "clip", "dinov2")
+VISION_TYPES = ("siglip", "clip", "dinov2", "conv")  # conv: vla/model/conv_vision.py
 PROJECTOR_TYPES = ("mlp", "resampler")
 DECODING_MODES = ("autoregressive", "parallel")
 TINY_TOKENIZER = "tiny"  # text_tokenizer value for the tokenizer shipped in vla/assets/tiny_tokenizer

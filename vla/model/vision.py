@@ -25,6 +25,7 @@ class TowerSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     defaults: tuple[tuple[str, Any], ...]  # from-config defaults that drop heads the VLA never uses
+    module: str = "transformers"  # where config_cls and model_cls live
 
 
 _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -35,12 +36,15 @@ TOWERS: dict[str, TowerSpec] = {
                         (("vision_use_head", False),)),
     "clip": TowerSpec("CLIPVisionConfig", "CLIPVisionModel", *_CLIP, ()),
     "dinov2": TowerSpec("Dinov2Config", "Dinov2Model", *_IMAGENET, (("use_mask_token", False),)),
+    # Our small CNN, trained from scratch only (vla/model/conv_vision.py explains why it is here).
+    "conv": TowerSpec("ConvVisionConfig", "ConvVisionModel", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), (),
+                      "vla.model.conv_vision"),
 }
 
 
 def _num_prefix_tokens(kind: str, config: Any) -> int:
     """Non-patch tokens at the start of the tower's output: CLS (CLIP, DINOv2) and DINOv2 registers."""
-    if kind == "siglip":
+    if kind in ("siglip", "conv"):
         return 0
     if kind == "clip":
         return 1
@@ -58,17 +62,25 @@ class VisionTower(nn.Module):
         self.image_size = image_size
         self.prefix = _num_prefix_tokens(kind, model.config)
         self.hidden_size = int(model.config.hidden_size)
-        self.num_patches = (image_size // int(model.config.patch_size)) ** 2
+        # towers that say how many tokens they make (the conv tower's readout) are taken at their word
+        self.num_patches = int(getattr(model.config, "num_tokens", 0)) or (image_size // int(model.config.patch_size)) ** 2
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Patch features `(B, N, Dv)` for uint8 images `(B, H, W, 3)` of the configured size."""
+    @property
+    def conditioned(self) -> bool:
+        """True when the tower takes a text `condition` (the conv tower with FiLM)."""
+        return bool(getattr(self.model, "conditioned", False))
+
+    def forward(self, images: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Patch features `(B, N, Dv)` for uint8 images `(B, H, W, 3)` of the configured size; `condition`
+        (B, Dc) goes to towers that are `conditioned` and must be None for the others."""
         dtype = self.mean.dtype if self.mean.is_floating_point() else torch.float32
         pixels = images.permute(0, 3, 1, 2).to(dtype) / 255.0  # (B, 3, H, W) in [0, 1]
         pixels = (pixels - self.mean) / self.std  # (B, 3, H, W)
         pixels = pixels.to(next(self.model.parameters()).dtype)
-        hidden = self.model(pixel_values=pixels).last_hidden_state  # (B, prefix + N, Dv)
+        extra = {} if condition is None else {"condition": condition}
+        hidden = self.model(pixel_values=pixels, **extra).last_hidden_state  # (B, prefix + N, Dv)
         return hidden[:, self.prefix:]  # (B, N, Dv)
 
 
@@ -78,10 +90,14 @@ def build_vision_tower(cfg: VisionConfig, image_size: int, trust_remote_code: bo
     From a config, `image_size` is set to the VLA's; a pretrained tower must already match it (its
     position embeddings are sized for one resolution). Loading is local-only and safetensors-only.
     """
-    import transformers
+    import importlib
 
     spec = TOWERS[cfg.type]
-    model_cls = getattr(transformers, spec.model_cls)
+    source = importlib.import_module(spec.module)
+    model_cls = getattr(source, spec.model_cls)
+    if cfg.pretrained_path is not None and spec.module != "transformers":
+        raise ValueError(f"vision.type={cfg.type!r} is trained from scratch and has no pretrained_path loader; "
+                         f"got pretrained_path={cfg.pretrained_path!r} (give a `config` instead)")
     if cfg.pretrained_path is not None:
         model = model_cls.from_pretrained(cfg.pretrained_path, local_files_only=True, use_safetensors=True,
                                           trust_remote_code=trust_remote_code)
@@ -93,7 +109,7 @@ def build_vision_tower(cfg: VisionConfig, image_size: int, trust_remote_code: bo
         kwargs = dict(spec.defaults)
         kwargs.update(cfg.config)
         kwargs["image_size"] = image_size
-        model = model_cls(getattr(transformers, spec.config_cls)(**kwargs))
+        model = model_cls(getattr(source, spec.config_cls)(**kwargs))
         _drop_unused_head(cfg.type, model)
     patch = int(model.config.patch_size)
     if image_size % patch:

@@ -127,14 +127,19 @@ class VLA(nn.Module):
         """LM input embeddings of `[image tokens][state tokens][prompt]`: (B, P, D) and key mask bool (B, P)."""
         images = batch["images"].to(self.device)  # (B, C, H, W, 3) uint8
         b, c = images.shape[:2]
-        feats = self.vision(images.flatten(0, 1))  # (B*C, N, Dv)
+        text = self.lm.get_input_embeddings()(batch["prompt_ids"].to(self.device))  # (B, Lp, D)
+        condition = None
+        if self.vision.conditioned:  # FiLM towers see the prompt: its mean token embedding per image
+            mask = batch["prompt_mask"].to(self.device).unsqueeze(-1).to(text.dtype)  # (B, Lp, 1)
+            pooled = (text * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, D)
+            condition = pooled.repeat_interleave(c, dim=0)  # (B*C, D), rows in images.flatten(0, 1) order
+        feats = self.vision(images.flatten(0, 1), condition)  # (B*C, N, Dv)
         soft = self.projector(feats.to(self.dtype))  # (B*C, T, D)
         soft = soft.view(b, c, soft.shape[1], -1) + self.camera_embed  # (B, C, T, D)
         parts = [soft.flatten(1, 2)]  # (B, C*T, D)
         if self.state_encoder is not None:
             parts.append(self.state_encoder(batch["state"].to(self.device, self.dtype)))  # (B, k, D)
         soft = torch.cat(parts, dim=1) * self.embed_scale  # (B, S, D) same scale as text embeddings (Gemma)
-        text = self.lm.get_input_embeddings()(batch["prompt_ids"].to(self.device))  # (B, Lp, D)
         embeds = torch.cat([soft, text.to(soft.dtype)], dim=1)  # (B, P, D)
         soft_mask = torch.ones(b, soft.shape[1], dtype=torch.bool, device=self.device)
         return embeds, torch.cat([soft_mask, batch["prompt_mask"].to(self.device)], dim=1)  # (B, P)
