@@ -6,7 +6,8 @@ SayCan multiplies the LM's p(skill | command, history) by this value, so an infe
 - `geometric`: rules over the privileged symbolic scene (`SceneState`):
   pick X       needs an empty gripper and nothing resting on X;
   place in B   needs a held block;
-  place on Y   needs a held block, Y not the held block, and nothing resting on Y;
+  place on Y   needs a held block, Y not the held block, nothing resting on Y, and Y not in a bowl (a
+               block sitting in a bowl is no flat base: the drop would slide off it);
   done         needs an empty gripper (a plan never ends with a block in the hand) and, when the scene
                carries the command's success detector (`SceneState.goal_met`), the goal met.
 - `none`: 1 for every skill: the LM-only ablation.
@@ -41,7 +42,7 @@ def geometric_feasible(skill: Skill, scene: SceneState) -> bool:
         return not empty and skill.target in scene.bowls
     if skill.verb == "place_on":
         return (not empty and skill.target in scene.blocks and skill.target != scene.held
-                and not scene.is_covered(skill.target))
+                and not scene.is_covered(skill.target) and scene.where(skill.target) not in scene.bowls)
     return empty and scene.goal_met is not False  # done
 
 

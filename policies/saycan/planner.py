@@ -84,24 +84,23 @@ def check_command(command: str, objects: Sequence[str]) -> str | None:
 class Planner:
     """Scores skills with an LM and affordances; stateless between calls apart from the LM's prompt cache."""
 
-    def __init__(self, scorer: LMScorer, examples: Sequence[Example] = EXAMPLES, history_window: int | None = None):
-        if history_window is not None and history_window < 1:
-            raise ValueError(f"history_window must be >= 1 or None (all steps), got {history_window}")
+    def __init__(self, scorer: LMScorer, examples: Sequence[Example] = EXAMPLES, history_window: int | None = 1):
+        if history_window is not None and history_window < 0:
+            raise ValueError(f"history_window must be >= 0 or None (all steps), got {history_window}")
         self.scorer = scorer
         self.examples = tuple(examples)
         self.history_window = history_window
 
     @classmethod
     def from_pretrained(cls, lm_path: str | None = None, gguf_file: str | None = None,
-                        normalize: str = "mean") -> "Planner":
+                        normalize: str = "mean", history_window: int | None = 1) -> "Planner":
         """A planner over a local LM (default: the offline SmolLM2-135M-Instruct)."""
-        return cls(LMScorer.from_pretrained(lm_path, gguf_file, normalize=normalize))
+        return cls(LMScorer.from_pretrained(lm_path, gguf_file, normalize=normalize), history_window=history_window)
 
     def prompt(self, command: str, history: Sequence[StepOutcome], scene: str) -> str:
-        """The prompt for the next step; with a `history_window`, only the last steps are shown."""
-        if self.history_window is not None and len(history) > self.history_window:
-            return build_prompt(command, scene, history[-self.history_window:], self.examples)
-        return build_prompt(command, scene, history, self.examples)
+        """The prompt for the next step: the last `history_window` steps' verdicts are shown (examples alike),
+        the latest feedback summarises the rest (`prompt.build_prompt`)."""
+        return build_prompt(command, scene, history, self.examples, self.history_window)
 
     def plan_step(self, command: str, history: Sequence[StepOutcome], skills: Sequence[Skill],
                   affordances: Sequence[float] | np.ndarray, scene: str | None = None) -> StepScores:

@@ -1,17 +1,23 @@
 """The planner's prompt, in one place: the few-shot examples, the live prompt and the Inner Monologue lines.
 
-Layout (every example and the live episode are rendered by the same functions, so they cannot drift):
+Layout: one block per planning step, the few-shot examples' steps first, the live step last (every block
+is rendered by the same function, so examples and the live episode cannot drift):
 
-    Human: put all the blocks in the green bowl
-    Objects: red block, blue block, yellow block, green bowl.
-    Robot: pick up the red block. Success: yes.
-    Robot: place it in the green bowl. Success: yes.
-    ...
-    Robot: done.
+    Human: put all the blocks in the pink bowl
+    Robot: pick up the white block. Success: yes.
+    Scene: on the table: black block. in the gripper: white block.
+    Next goal: white block in pink bowl.
+    Robot: place it in the pink bowl.
 
-The LM scores each candidate skill as the text after "Robot:" (a leading space, the skill text and the
-full stop: `candidate_text`). After a skill runs, its line gets the success detector's verdict (Inner
-Monologue, Huang et al. 2022), so a failed step is visible to the LM on the next re-plan.
+A block holds the command, the last step with the success detector's verdict (Inner Monologue, Huang et
+al. 2022), the feedback after it (the scene description and the next subgoal left) and the step taken.
+The LM scores each candidate skill as the text after the live block's open "Robot:" (`candidate_text`).
+
+Why steps and not whole episodes: SmolLM2-135M copies. Shown the whole episode so far it repeats its own
+earlier lines (re-picks a block it already placed, places into the bowl it used last); shown the feedback
+that summarises the episode (the scene, the goal left, the last verdict) it copies the block and bowl the
+feedback names. Examples use colors the tabletop never samples (pink, white, black, brown, gray, cyan), so
+the examples' own color words cannot pull the LM toward an object of the live scene.
 """
 
 from __future__ import annotations
@@ -26,17 +32,33 @@ from policies.saycan.skills import DONE, Skill, apply_skill, parse_skill
 ROBOT = "Robot:"
 
 
+def _chain(scene: SceneState, base: str) -> list[str]:
+    """`base` and the blocks resting on it, bottom first (the held block is not resting anywhere)."""
+    chain = [base]
+    while True:
+        above = [b for b in scene.blocks if b != scene.held and scene.support.get(b) == chain[-1]]
+        if not above or above[0] in chain:
+            return chain
+        chain.append(above[0])
+
+
 def describe_scene(scene: SceneState) -> str:
-    """Inner Monologue's passive scene description, task-agnostic, blocks on the table first:
-    "Scene: on the table: blue block, yellow block. in the green bowl: red block. in the gripper: nothing."
+    """Inner Monologue's passive scene description, task-agnostic:
+    "Scene: on the table: blue block. tower: yellow block, red block. in the green bowl: purple block.
+    in the gripper: nothing."
+
+    "on the table" lists the blocks lying free on the table; a block with others on it is listed with them
+    as a "tower", bottom to top, so the block a stack grows on is the last one named; blocks in a bowl are
+    listed per bowl (with what rests on them).
     """
-    groups: dict[str, list[str]] = {}
-    for block in scene.blocks:
-        if block != scene.held:
-            groups.setdefault(scene.where(block), []).append(block)
-    parts = [f"on the table: {', '.join(groups.pop(TABLE, [])) or 'nothing'}."]
-    for under, blocks in groups.items():
-        parts.append(f"{'in' if under in scene.bowls else 'on'} the {under}: {', '.join(blocks)}.")
+    base = [b for b in scene.blocks if b != scene.held and scene.where(b) == TABLE]
+    free = [b for b in base if len(_chain(scene, b)) == 1]
+    parts = [f"on the table: {', '.join(free) or 'nothing'}."]
+    parts += [f"tower: {', '.join(_chain(scene, b))}." for b in base if b not in free]
+    for bowl in scene.bowls:
+        inside = [x for b in scene.blocks if b != scene.held and scene.where(b) == bowl for x in _chain(scene, b)]
+        if inside:
+            parts.append(f"in the {bowl}: {', '.join(inside)}.")
     parts.append(f"in the gripper: {scene.held or 'nothing'}.")
     return "Scene: " + " ".join(parts)
 
@@ -51,16 +73,26 @@ class StepOutcome:
     feedback: str | None = None
 
     def line(self) -> str:
-        """The Inner Monologue lines for this step: the skill with its verdict, then the feedback."""
-        text = f"{ROBOT} {self.skill}. Success: {'yes' if self.success else 'no'}."
-        return text if self.feedback is None else f"{text}\n{self.feedback}"
+        """The Inner Monologue line for this step: the skill with its verdict."""
+        return f"{ROBOT} {self.skill}. Success: {'yes' if self.success else 'no'}."
 
 
 def feedback_text(scene: SceneState, subgoals: Subgoals | None = None) -> str:
-    """The feedback lines after a step (and before the first): the scene, then the subgoals left when the
+    """The feedback lines after a step (and before the first): the scene, then the next subgoal when the
     success detector knows the task's subgoals."""
     text = describe_scene(scene)
     return text if subgoals is None else f"{text}\n{goals_left_text(subgoals)}"
+
+
+def step_text(command: str, start: str, history: Sequence[StepOutcome], window: int | None = 1) -> str:
+    """One planning step's block, without the step taken: the command, the last `window` steps with their
+    verdicts (all when None, none when 0), and the current feedback.
+
+    The current feedback is the last step's (`start`, the feedback before the first step, when there is no
+    step yet or the last one carries none)."""
+    current = history[-1].feedback if history and history[-1].feedback is not None else start
+    shown = history if window is None else history[len(history) - window:] if window else []
+    return "\n".join([f"Human: {command}"] + [s.line() for s in shown] + [current])
 
 
 @dataclass(frozen=True)
@@ -72,36 +104,43 @@ class Example:
     goal: GoalFn
     steps: tuple[tuple[str, bool], ...]
 
-    def text(self) -> str:
-        """The example rendered like a live episode, feedback replayed symbolically, ending in "done"."""
-        scene, out = self.scene, []
+    def blocks(self, window: int | None = 1) -> list[str]:
+        """One block per step, "done" last, the feedback replayed symbolically (a failed step changes nothing)."""
+        scene, history, out = self.scene, [], []
+        start = feedback_text(scene, self.goal(scene))
         for skill, ok in self.steps:
-            if ok:  # a failed step changes nothing
+            out.append(f"{step_text(self.command, start, history, window)}\n{ROBOT} {skill}.")
+            if ok:
                 scene = apply_skill(parse_skill(skill), scene)
-            out.append(StepOutcome(skill, ok, feedback_text(scene, self.goal(scene))))
-        start = feedback_text(self.scene, self.goal(self.scene))
-        return episode_text(self.command, start, out) + f"\n{ROBOT} {DONE.text}."
+            history.append(StepOutcome(skill, ok, feedback_text(scene, self.goal(scene))))
+        return out + [f"{step_text(self.command, start, history, window)}\n{ROBOT} {DONE.text}."]
 
 
 def _scene(blocks: str, bowls: str) -> SceneState:
     return SceneState(tuple(blocks.split(", ")), tuple(bowls.split(", ")))
 
 
-# Every example picks the first block on the table; a tower is built on the last one.
+# Colors the tabletop never samples; every example picks the block its next goal names (the first free one
+# on the table), a tower is built on the last block named.
 EXAMPLES: tuple[Example, ...] = (
-    Example("put all the blocks in the green bowl", _scene("red block, blue block, yellow block", "green bowl"),
-            all_in_bowl("green bowl"),
-            (("pick up the red block", True), ("place it in the green bowl", True),
-             ("pick up the blue block", True), ("place it in the green bowl", True),
-             ("pick up the yellow block", True), ("place it in the green bowl", True))),
-    Example("stack all the blocks", _scene("purple block, orange block, green block", "red bowl"), one_tower,
-            (("pick up the purple block", True), ("place it on the green block", True),
-             ("pick up the orange block", True), ("place it on the purple block", True))),
-    Example("put each block in the bowl of the same color", _scene("blue block, red block", "red bowl, blue bowl"),
-            same_color_bowls,
-            (("pick up the blue block", True), ("place it in the blue bowl", True),
-             ("pick up the red block", False), ("pick up the red block", True),
-             ("place it in the red bowl", True))),
+    Example("put all the blocks in the pink bowl",
+            _scene("white block, black block, brown block", "pink bowl, gray bowl"), all_in_bowl("pink bowl"),
+            (("pick up the white block", True), ("place it in the pink bowl", True),
+             ("pick up the black block", True), ("place it in the pink bowl", True),
+             ("pick up the brown block", True), ("place it in the pink bowl", True))),
+    Example("stack all the blocks", _scene("gray block, pink block, white block", "black bowl"), one_tower,
+            (("pick up the gray block", True), ("place it on the white block", True),
+             ("pick up the pink block", True), ("place it on the gray block", True))),
+    Example("put each block in the bowl of the same color",
+            _scene("black block, cyan block", "cyan bowl, black bowl, white bowl"), same_color_bowls,
+            (("pick up the black block", True), ("place it in the black bowl", True),
+             ("pick up the cyan block", False), ("pick up the cyan block", True),
+             ("place it in the cyan bowl", True))),
+    Example("sort the blocks into the bowls of their color",
+            _scene("brown block, pink block, white block", "white bowl, pink bowl, brown bowl"), same_color_bowls,
+            (("pick up the brown block", True), ("place it in the brown bowl", True),
+             ("pick up the pink block", True), ("place it in the pink bowl", True),
+             ("pick up the white block", True), ("place it in the white bowl", True))),
 )
 
 PREAMBLE = ("A robot arm follows a human's command on a table with blocks and bowls. It picks up one block "
@@ -109,26 +148,19 @@ PREAMBLE = ("A robot arm follows a human's command on a table with blocks and bo
             "complete.")
 
 
-def episode_text(command: str, start: str, steps: Sequence[StepOutcome]) -> str:
-    """One episode's lines: the command, the starting feedback, and each step with its outcome and feedback."""
-    return "\n".join([f"Human: {command}", start] + [s.line() for s in steps])
-
-
-def few_shot_text(examples: Sequence[Example] = EXAMPLES) -> str:
-    """The preamble and the completed examples (each ending in "Robot: done."), blank-line separated."""
-    parts = [PREAMBLE]
-    parts += [ex.text() for ex in examples]
-    return "\n\n".join(parts)
+def few_shot_text(examples: Sequence[Example] = EXAMPLES, window: int | None = 1) -> str:
+    """The preamble and every example's step blocks (the last of each is "Robot: done."), blank-line separated."""
+    return "\n\n".join([PREAMBLE] + [block for ex in examples for block in ex.blocks(window)])
 
 
 def build_prompt(command: str, start: str, history: Sequence[StepOutcome],
-                 examples: Sequence[Example] = EXAMPLES) -> str:
-    """The full prompt for the next step: few-shot examples, this episode so far, and an open "Robot:".
+                 examples: Sequence[Example] = EXAMPLES, window: int | None = 1) -> str:
+    """The full prompt for the next step: the few-shot blocks, this step's block and an open "Robot:".
 
-    `start` is the feedback before the first step (`feedback_text` of the starting scene). The few-shot part never changes and
-    each step only appends lines, so the scorer's incremental KV cache runs just the new tokens.
+    `start` is the feedback before the first step (`feedback_text` of the starting scene). The few-shot part
+    never changes, so the scorer's KV cache keeps it and each step runs only the live block's tokens.
     """
-    return f"{few_shot_text(examples)}\n\n{episode_text(command, start, history)}\n{ROBOT}"
+    return f"{few_shot_text(examples, window)}\n\n{step_text(command, start, history, window)}\n{ROBOT}"
 
 
 def candidate_text(skill: str) -> str:

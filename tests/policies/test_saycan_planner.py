@@ -17,7 +17,7 @@ from policies.saycan.config import SayCanConfig  # noqa: E402
 from policies.saycan.goals import all_in_bowl, one_tower, same_color_bowls, tower_height  # noqa: E402
 from policies.saycan.lm_scoring import LMScorer  # noqa: E402
 from policies.saycan.planner import Planner, check_command  # noqa: E402
-from policies.saycan.prompt import EXAMPLES, StepOutcome, build_prompt, describe_scene  # noqa: E402
+from policies.saycan.prompt import EXAMPLES, StepOutcome, build_prompt, describe_scene, few_shot_text  # noqa: E402
 from policies.saycan.scene import SceneState  # noqa: E402
 from policies.saycan.skills import DONE, Skill, apply_skill, enumerate_skills, parse_skill, skill_succeeded  # noqa: E402
 
@@ -108,9 +108,27 @@ def test_prompt_examples_and_scene_description():
     assert describe_scene(SceneState(("red block", "blue block"), ("green bowl",), held="blue block",
                                      support={"red block": "green bowl"})) == \
         "Scene: on the table: nothing. in the green bowl: red block. in the gripper: blue block."
-    prompt = build_prompt("stack all the blocks", describe_scene(SCENE), [StepOutcome("pick up the red block", False)])
-    assert prompt.endswith("Robot: pick up the red block. Success: no.\nRobot:")
+    tower = SceneState(("red block", "blue block", "yellow block"), ("green bowl",),
+                       support={"blue block": "red block"})
+    assert describe_scene(tower) == \
+        "Scene: on the table: yellow block. tower: red block, blue block. in the gripper: nothing."
+    start = describe_scene(SCENE)
+    failed = StepOutcome("pick up the red block", False, "Scene: now.")
+    prompt = build_prompt("stack all the blocks", start, [StepOutcome("pick up the blue block", True), failed])
+    # the live block: the command, only the last step's verdict, its feedback, an open "Robot:"
+    assert prompt.endswith("\n\nHuman: stack all the blocks\nRobot: pick up the red block. Success: no.\n"
+                           "Scene: now.\nRobot:")
     assert prompt.count("Robot: done.") == len(EXAMPLES)
+    assert build_prompt("stack all the blocks", start, []).endswith(f"Human: stack all the blocks\n{start}\nRobot:")
+    # the examples never name a color the tabletop samples
+    from sim.tabletop.scene import COLORS
+    assert not set(few_shot_text().replace(".", " ").replace(",", " ").split()) & set(COLORS)
+
+
+def test_geometric_affordance_place_on_a_block_in_a_bowl_is_infeasible():
+    scene = SceneState(("red block", "blue block"), ("green bowl",), held="blue block",
+                       support={"red block": "green bowl"})
+    assert GeometricAffordance()([Skill("place_on", target="red block")], scene).tolist() == [0.0]
 
 
 def test_plan_step_never_chooses_a_masked_skill(planner):

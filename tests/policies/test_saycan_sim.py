@@ -85,8 +85,9 @@ def test_replans_after_an_injected_failure(env, tiny_planner):
     assert policy.history[0].success is False
     failed_line = policy.history[0].line()
     assert "Success: no." in failed_line
-    prompt = tiny_planner.prompt(policy.command, policy.history, policy._start_text)
-    assert failed_line in prompt  # Inner Monologue: the failure is in the next step's prompt
+    prompt = tiny_planner.prompt(policy.command, policy.history[:1], policy._start_text)
+    assert prompt.endswith(f"{failed_line}\n{policy.history[0].feedback}\nRobot:")  # Inner Monologue: the
+    # failure and the feedback after it are in the next step's prompt
     assert "step 0" in trace_table(result.trace)
 
 
