@@ -119,3 +119,19 @@ def test_subprocess_output_is_teed_to_the_log_and_the_code_returned(tmp_path):
     assert code == 3
     assert "hello" in log.read_text()
     assert stage_environ(2)["OMP_NUM_THREADS"] == "2"
+
+
+def test_training_fingerprint_follows_the_preset_files(tmp_path, monkeypatch):
+    from vla.demo import plan
+
+    base = _by_name(build_plan(_cfg(tmp_path)))
+    original = plan.preset_text
+    monkeypatch.setattr(plan, "preset_text", lambda group, name: original(group, name) + "\n# edited")
+    edited = _by_name(build_plan(_cfg(tmp_path)))
+    changed = {n for n in base if base[n].fingerprint != edited[n].fingerprint}
+    assert changed == {"train", "eval/vla"}  # an edited model/train preset retrains; data and baselines stay
+
+
+def test_unknown_model_preset_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="conf/model/nope.yaml"):
+        build_plan(_cfg(tmp_path, train=TrainStage(model="nope")))

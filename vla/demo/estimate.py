@@ -15,8 +15,9 @@ from vla.demo.plan import EVAL, Stage
 
 # Seconds per unit (recorded episode, trained sample, benchmarked episode) after start-up, and the start-up
 # (imports, worker processes) of one stage process: measured with conf/demo.yaml on the 2-core CPU machine
-# this project is developed on (1 torch thread per process, 64 px images). They only seed the estimate.
-DEFAULT_RATES = {"record": 0.4, "train": 0.045, "eval/vla": 2.0, "eval/baseline": 0.8}
+# this project is developed on (1 torch thread per process, 64 px images, load average ~2.5 from other
+# jobs; the conv-tower model trains ~70 samples/s). They only seed the estimate.
+DEFAULT_RATES = {"record": 0.17, "train": 0.014, "eval/vla": 0.45, "eval/baseline": 0.1}
 STARTUP_S = {"record": 6.0, "train": 15.0, "eval": 8.0}
 
 

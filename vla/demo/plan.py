@@ -99,11 +99,26 @@ def record_stages(cfg: DemoConfig, root: Path) -> list[Stage]:
     return stages
 
 
+def preset_text(group: str, name: str | None) -> str | None:
+    """The text of `conf/<group>/<name>.yaml` (None for no preset), so editing a preset's values changes the
+    training fingerprint: the name alone would let a run reuse a checkpoint trained under the old values."""
+    if name is None:
+        return None
+    from importlib.resources import files
+
+    path = files("vla_conf").joinpath(group, f"{name}.yaml")
+    if not path.is_file():
+        raise FileNotFoundError(f"no preset conf/{group}/{name}.yaml (train.{'model' if group == 'model' else 'preset'}"
+                                f"={name!r})")
+    return path.read_text()
+
+
 def train_stage(cfg: DemoConfig, root: Path, records: Sequence[Stage]) -> Stage:
     """Training on every recorded dataset; the model sees the demo's cameras at its image size."""
     t = cfg.train
     settings = {"model": t.model, "preset": t.preset, "steps": t.steps, "batch_size": t.batch_size,
-                "cameras": cfg.cameras, "image_size": cfg.image_size, "overrides": t.overrides}
+                "cameras": cfg.cameras, "image_size": cfg.image_size, "overrides": t.overrides,
+                "model_yaml": preset_text("model", t.model), "preset_yaml": preset_text("train", t.preset)}
     fp = fingerprint(TRAIN, settings, [s.fingerprint for s in records])
     out = root / "train" / fp
     args = [f"model={hydra_value(t.model)}"] + ([f"train={hydra_value(t.preset)}"] if t.preset else [])
