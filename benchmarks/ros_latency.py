@@ -20,7 +20,8 @@ Measured:
   publish call counts once, in the transport). The wait for the next control tick is not included: it is
   the control rate's sample-and-hold, not overhead. Inference time is reported beside it, and the node's
   Python CPU time on the path (thread CPU of the image callback + the step outside inference), which a
-  busy machine's scheduling does not inflate.
+  busy machine's scheduling does not inflate; and the node process's whole CPU use while streaming
+  (% of one core, all threads: executor, DDS, inference).
 - watchdog: the camera stops; time from (last frame + image_timeout_s) to the zero-velocity command here,
   in control periods.
 - soak: policy node RSS after warm-up vs at the end (growth %), and commands published from inputs older
@@ -73,6 +74,13 @@ def _rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as fh:
         line = next(ln for ln in fh if ln.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (all its threads: executor, DDS, inference)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()  # after "pid (comm)"; utime, stime are fields 14, 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _percentiles(ms: list[float]) -> dict:
@@ -284,9 +292,10 @@ def run(args: argparse.Namespace) -> dict:
         bench = Bench(args, Path(tmp))
         try:
             bench.wait_for_commands()
-            t0 = time.time()
+            t0, cpu0 = time.time(), _cpu_seconds(bench.proc.pid)
             bench.spin(args.latency_seconds)
             window = (t0, time.time())
+            node_cpu_pct = 100.0 * (_cpu_seconds(bench.proc.pid) - cpu0) / (window[1] - window[0])
             dog, moving_after_stop = watchdog_trials(bench, args.watchdog_trials, period)
             mem = soak(bench, args.soak_seconds)
         finally:
@@ -311,7 +320,8 @@ def run(args: argparse.Namespace) -> dict:
     return {"policy": label, "camera_hz": args.camera_hz, "image_size": args.image_size, "nice": args.nice,
             "executor": args.executor,
             "load_average": os.getloadavg(), "cpu_count": os.cpu_count(),
-            "control_rate_hz": args.control_rate_hz, "latency": lat, "watchdog_s": dog,
+            "control_rate_hz": args.control_rate_hz, "latency": lat, "node_process_cpu_pct": node_cpu_pct,
+            "watchdog_s": dog,
             "watchdog_periods": dog_periods, "soak": mem, "stale_commands": stale, "commands": len(timings),
             "node_health": log["health"], "summary": summary}
 
@@ -329,6 +339,8 @@ def print_table(result: dict) -> None:
         p = result["latency"][key]
         if p["n"]:
             print(f"  {key:<26} p50 {p['p50']:.3f}  p99 {p['p99']:.3f}  max {p['max']:.3f}  (n={p['n']})")
+    print(f"  node process CPU while streaming: {result['node_process_cpu_pct']:.1f} % of one core "
+          "(all threads: executor, DDS, inference)")
 
 
 def main(argv: list[str] | None = None) -> dict:
