@@ -84,7 +84,7 @@ def check_command(command: str, objects: Sequence[str]) -> str | None:
 class Planner:
     """Scores skills with an LM and affordances; stateless between calls apart from the LM's prompt cache."""
 
-    def __init__(self, scorer: LMScorer, examples: Sequence[Example] = EXAMPLES, history_window: int | None = 1):
+    def __init__(self, scorer: LMScorer, examples: Sequence[Example] = EXAMPLES, history_window: int | None = 0):
         if history_window is not None and history_window < 0:
             raise ValueError(f"history_window must be >= 0 or None (all steps), got {history_window}")
         self.scorer = scorer
@@ -93,13 +93,13 @@ class Planner:
 
     @classmethod
     def from_pretrained(cls, lm_path: str | None = None, gguf_file: str | None = None,
-                        normalize: str = "mean", history_window: int | None = 1) -> "Planner":
+                        normalize: str = "mean", history_window: int | None = 0) -> "Planner":
         """A planner over a local LM (default: the offline SmolLM2-135M-Instruct)."""
         return cls(LMScorer.from_pretrained(lm_path, gguf_file, normalize=normalize), history_window=history_window)
 
     def prompt(self, command: str, history: Sequence[StepOutcome], scene: str) -> str:
-        """The prompt for the next step: the last `history_window` steps' verdicts are shown (examples alike),
-        the latest feedback summarises the rest (`prompt.build_prompt`)."""
+        """The prompt for the next step: the last verdict and the latest feedback (`prompt.build_prompt`);
+        with `history_window` k > 0 the last k skill lines too (examples alike; None: all)."""
         return build_prompt(command, scene, history, self.examples, self.history_window)
 
     def plan_step(self, command: str, history: Sequence[StepOutcome], skills: Sequence[Skill],

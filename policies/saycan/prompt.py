@@ -4,19 +4,20 @@ Layout: one block per planning step, the few-shot examples' steps first, the liv
 is rendered by the same function, so examples and the live episode cannot drift):
 
     Human: put all the blocks in the pink bowl
-    Robot: pick up the white block. Success: yes.
-    Scene: on the table: black block. in the gripper: white block.
+    Last step: succeeded.
+    Scene: on the table: black block, brown block. in the gripper: white block.
     Next goal: white block in pink bowl.
     Robot: place it in the pink bowl.
 
-A block holds the command, the last step with the success detector's verdict (Inner Monologue, Huang et
-al. 2022), the feedback after it (the scene description and the next subgoal left) and the step taken.
+A block holds the command, the success detector's verdict on the last step (Inner Monologue, Huang et al.
+2022), the feedback after it (the scene description and the next subgoal left) and the step taken.
 The LM scores each candidate skill as the text after the live block's open "Robot:" (`candidate_text`).
 
-Why steps and not whole episodes: SmolLM2-135M copies. Shown the whole episode so far it repeats its own
-earlier lines (re-picks a block it already placed, places into the bowl it used last); shown the feedback
-that summarises the episode (the scene, the goal left, the last verdict) it copies the block and bowl the
-feedback names. Examples use colors the tabletop never samples (pink, white, black, brown, gray, cyan), so
+Why steps and not whole episodes: SmolLM2-135M copies. Shown the episode so far (or just its last skill
+line) it repeats its own earlier lines (re-picks a block it already stacked, places into the bowl it used
+last); shown the feedback that summarises the episode (the scene, the goal left, the last verdict) it
+copies the block and bowl the feedback names. `Planner(history_window=k)` shows the last k skill lines
+instead (measured worse). Examples use colors the tabletop never samples (pink, white, black, brown, gray, cyan), so
 the examples' own color words cannot pull the LM toward an object of the live scene.
 """
 
@@ -43,22 +44,18 @@ def _chain(scene: SceneState, base: str) -> list[str]:
 
 
 def describe_scene(scene: SceneState) -> str:
-    """Inner Monologue's passive scene description, task-agnostic:
-    "Scene: on the table: blue block. tower: yellow block, red block. in the green bowl: purple block.
-    in the gripper: nothing."
+    """Inner Monologue's passive scene description, task-agnostic, of the blocks still loose and the gripper:
+    "Scene: on the table: blue block. tower: yellow block, red block. in the gripper: nothing."
 
     "on the table" lists the blocks lying free on the table; a block with others on it is listed with them
-    as a "tower", bottom to top, so the block a stack grows on is the last one named; blocks in a bowl are
-    listed per bowl (with what rests on them).
+    as a "tower", bottom to top, so the block a stack grows on is the last one named. Blocks in a bowl are
+    put away and not listed: naming "in the green bowl: green block" made SmolLM2 place the next block in
+    that bowl too, whatever the goal said (measured); the success detector's "Next goal" names what is left.
     """
     base = [b for b in scene.blocks if b != scene.held and scene.where(b) == TABLE]
     free = [b for b in base if len(_chain(scene, b)) == 1]
     parts = [f"on the table: {', '.join(free) or 'nothing'}."]
     parts += [f"tower: {', '.join(_chain(scene, b))}." for b in base if b not in free]
-    for bowl in scene.bowls:
-        inside = [x for b in scene.blocks if b != scene.held and scene.where(b) == bowl for x in _chain(scene, b)]
-        if inside:
-            parts.append(f"in the {bowl}: {', '.join(inside)}.")
     parts.append(f"in the gripper: {scene.held or 'nothing'}.")
     return "Scene: " + " ".join(parts)
 
@@ -84,15 +81,21 @@ def feedback_text(scene: SceneState, subgoals: Subgoals | None = None) -> str:
     return text if subgoals is None else f"{text}\n{goals_left_text(subgoals)}"
 
 
-def step_text(command: str, start: str, history: Sequence[StepOutcome], window: int | None = 1) -> str:
-    """One planning step's block, without the step taken: the command, the last `window` steps with their
-    verdicts (all when None, none when 0), and the current feedback.
+def step_text(command: str, start: str, history: Sequence[StepOutcome], window: int | None = 0) -> str:
+    """One planning step's block, without the step taken: the command, the last step's verdict, and the
+    current feedback.
 
-    The current feedback is the last step's (`start`, the feedback before the first step, when there is no
-    step yet or the last one carries none)."""
+    `window` steps before this one are shown with their text and verdict (all when None); with 0 (the
+    default) only the last verdict is, as "Last step: succeeded." / "Last step: failed.": a 135M LM shown
+    its own last step copies it (re-picks the block it just stacked), while the scene and goal feedback
+    already say what the step did. The current feedback is the last step's (`start`, the feedback before
+    the first step, when there is no step yet or the last one carries none)."""
     current = history[-1].feedback if history and history[-1].feedback is not None else start
-    shown = history if window is None else history[len(history) - window:] if window else []
-    return "\n".join([f"Human: {command}"] + [s.line() for s in shown] + [current])
+    if window == 0:
+        shown = [f"Last step: {'succeeded' if history[-1].success else 'failed'}."] if history else []
+    else:
+        shown = [s.line() for s in (history if window is None else history[len(history) - window:])]
+    return "\n".join([f"Human: {command}"] + shown + [current])
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class Example:
     goal: GoalFn
     steps: tuple[tuple[str, bool], ...]
 
-    def blocks(self, window: int | None = 1) -> list[str]:
+    def blocks(self, window: int | None = 0) -> list[str]:
         """One block per step, "done" last, the feedback replayed symbolically (a failed step changes nothing)."""
         scene, history, out = self.scene, [], []
         start = feedback_text(scene, self.goal(scene))
@@ -141,6 +144,10 @@ EXAMPLES: tuple[Example, ...] = (
             (("pick up the brown block", True), ("place it in the brown bowl", True),
              ("pick up the pink block", True), ("place it in the pink bowl", True),
              ("pick up the white block", True), ("place it in the white bowl", True))),
+    Example("build a tower out of all the blocks", _scene("cyan block, brown block, black block", "white bowl"),
+            one_tower,
+            (("pick up the cyan block", True), ("place it on the black block", True),
+             ("pick up the brown block", True), ("place it on the cyan block", True))),
 )
 
 PREAMBLE = ("A robot arm follows a human's command on a table with blocks and bowls. It picks up one block "
@@ -148,13 +155,13 @@ PREAMBLE = ("A robot arm follows a human's command on a table with blocks and bo
             "complete.")
 
 
-def few_shot_text(examples: Sequence[Example] = EXAMPLES, window: int | None = 1) -> str:
+def few_shot_text(examples: Sequence[Example] = EXAMPLES, window: int | None = 0) -> str:
     """The preamble and every example's step blocks (the last of each is "Robot: done."), blank-line separated."""
     return "\n\n".join([PREAMBLE] + [block for ex in examples for block in ex.blocks(window)])
 
 
 def build_prompt(command: str, start: str, history: Sequence[StepOutcome],
-                 examples: Sequence[Example] = EXAMPLES, window: int | None = 1) -> str:
+                 examples: Sequence[Example] = EXAMPLES, window: int | None = 0) -> str:
     """The full prompt for the next step: the few-shot blocks, this step's block and an open "Robot:".
 
     `start` is the feedback before the first step (`feedback_text` of the starting scene). The few-shot part

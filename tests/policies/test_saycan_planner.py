@@ -107,7 +107,7 @@ def test_check_command_refuses_empty_unrelated_and_unsatisfiable():
 def test_prompt_examples_and_scene_description():
     assert describe_scene(SceneState(("red block", "blue block"), ("green bowl",), held="blue block",
                                      support={"red block": "green bowl"})) == \
-        "Scene: on the table: nothing. in the green bowl: red block. in the gripper: blue block."
+        "Scene: on the table: nothing. in the gripper: blue block."
     tower = SceneState(("red block", "blue block", "yellow block"), ("green bowl",),
                        support={"blue block": "red block"})
     assert describe_scene(tower) == \
@@ -115,9 +115,11 @@ def test_prompt_examples_and_scene_description():
     start = describe_scene(SCENE)
     failed = StepOutcome("pick up the red block", False, "Scene: now.")
     prompt = build_prompt("stack all the blocks", start, [StepOutcome("pick up the blue block", True), failed])
-    # the live block: the command, only the last step's verdict, its feedback, an open "Robot:"
-    assert prompt.endswith("\n\nHuman: stack all the blocks\nRobot: pick up the red block. Success: no.\n"
-                           "Scene: now.\nRobot:")
+    # the live block: the command, the last step's verdict, its feedback, an open "Robot:"
+    assert prompt.endswith("\n\nHuman: stack all the blocks\nLast step: failed.\nScene: now.\nRobot:")
+    shown = build_prompt("stack all the blocks", start, [StepOutcome("pick up the blue block", True), failed],
+                         window=1)
+    assert shown.endswith("Human: stack all the blocks\nRobot: pick up the red block. Success: no.\nScene: now.\nRobot:")
     assert prompt.count("Robot: done.") == len(EXAMPLES)
     assert build_prompt("stack all the blocks", start, []).endswith(f"Human: stack all the blocks\n{start}\nRobot:")
     # the examples never name a color the tabletop samples

@@ -83,11 +83,10 @@ def test_replans_after_an_injected_failure(env, tiny_planner):
     assert result.trace[0]["outcome"] is False
     assert len(result.trace) >= 2  # it planned again after the failure
     assert policy.history[0].success is False
-    failed_line = policy.history[0].line()
-    assert "Success: no." in failed_line
+    assert "Success: no." in policy.history[0].line()
     prompt = tiny_planner.prompt(policy.command, policy.history[:1], policy._start_text)
-    assert prompt.endswith(f"{failed_line}\n{policy.history[0].feedback}\nRobot:")  # Inner Monologue: the
-    # failure and the feedback after it are in the next step's prompt
+    # Inner Monologue: the failure and the feedback after it are in the next step's prompt
+    assert prompt.endswith(f"Last step: failed.\n{policy.history[0].feedback}\nRobot:")
     assert "step 0" in trace_table(result.trace)
 
 
