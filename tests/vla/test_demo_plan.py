@@ -125,8 +125,8 @@ def test_training_fingerprint_follows_the_preset_files(tmp_path, monkeypatch):
     from vla.demo import plan
 
     base = _by_name(build_plan(_cfg(tmp_path)))
-    original = plan.preset_text
-    monkeypatch.setattr(plan, "preset_text", lambda group, name: original(group, name) + "\n# edited")
+    original = plan.preset_values
+    monkeypatch.setattr(plan, "preset_values", lambda group, name: {**original(group, name), "seed": 123})
     edited = _by_name(build_plan(_cfg(tmp_path)))
     changed = {n for n in base if base[n].fingerprint != edited[n].fingerprint}
     assert changed == {"train", "eval/vla"}  # an edited model/train preset retrains; data and baselines stay

@@ -31,7 +31,7 @@ class RecordStage:
     """Expert demonstrations: `episodes` attempts per task on seeds `seed`, `seed + 1`, ...; only the
     expert's successes are kept (vla-record's default), so a dataset may hold a few episodes fewer."""
 
-    episodes: int = 100
+    episodes: int = 200
     seed: int = 0
     workers: int = 2  # worker processes (vla-record needs at least one)
     overrides: List[str] = field(default_factory=list)  # extra `vla-record` overrides
@@ -48,8 +48,8 @@ class TrainStage:
 
     model: str = "demo"
     preset: Optional[str] = "demo"
-    steps: int = 2000
-    batch_size: int = 8
+    steps: int = 3000
+    batch_size: int = 16
     overrides: List[str] = field(default_factory=list)  # extra `vla-train` overrides
 
     def __post_init__(self) -> None:

@@ -99,18 +99,21 @@ def record_stages(cfg: DemoConfig, root: Path) -> list[Stage]:
     return stages
 
 
-def preset_text(group: str, name: str | None) -> str | None:
-    """The text of `conf/<group>/<name>.yaml` (None for no preset), so editing a preset's values changes the
-    training fingerprint: the name alone would let a run reuse a checkpoint trained under the old values."""
+def preset_values(group: str, name: str | None) -> Any:
+    """The values in `conf/<group>/<name>.yaml` (None for no preset), so editing a preset's values changes
+    the training fingerprint (the name alone would let a run reuse a checkpoint trained under the old
+    values), while editing its comments does not."""
     if name is None:
         return None
     from importlib.resources import files
+
+    from omegaconf import OmegaConf
 
     path = files("vla_conf").joinpath(group, f"{name}.yaml")
     if not path.is_file():
         raise FileNotFoundError(f"no preset conf/{group}/{name}.yaml (train.{'model' if group == 'model' else 'preset'}"
                                 f"={name!r})")
-    return path.read_text()
+    return OmegaConf.to_container(OmegaConf.create(path.read_text()))
 
 
 def train_stage(cfg: DemoConfig, root: Path, records: Sequence[Stage]) -> Stage:
@@ -118,7 +121,7 @@ def train_stage(cfg: DemoConfig, root: Path, records: Sequence[Stage]) -> Stage:
     t = cfg.train
     settings = {"model": t.model, "preset": t.preset, "steps": t.steps, "batch_size": t.batch_size,
                 "cameras": cfg.cameras, "image_size": cfg.image_size, "overrides": t.overrides,
-                "model_yaml": preset_text("model", t.model), "preset_yaml": preset_text("train", t.preset)}
+                "model_values": preset_values("model", t.model), "preset_values": preset_values("train", t.preset)}
     fp = fingerprint(TRAIN, settings, [s.fingerprint for s in records])
     out = root / "train" / fp
     args = [f"model={hydra_value(t.model)}"] + ([f"train={hydra_value(t.preset)}"] if t.preset else [])
