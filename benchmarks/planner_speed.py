@@ -7,8 +7,8 @@ One planning step scores every skill of the scene (`Planner.plan_step`): with re
 KV cache is kept across steps, so a step runs only the new history line and the candidates' tokens, packed
 into one batch-1 sequence (the default) or as a batch over the expanded prompt cache (`--batched-steps`, the
 path before packing); without reuse, every candidate runs the whole prompt. The first (cold) step with
-reuse runs the whole few-shot prompt once and is reported apart. Each step appends a real Inner Monologue
-line (skill, success, scene and goal feedback) as an episode does. Prints a table and writes
+reuse runs the whole few-shot prompt once and is reported apart. Each step's live block carries a real Inner
+Monologue outcome (the last verdict, scene and goal feedback) as an episode does. Prints a table and writes
 `benchmarks/results/planner_speed.json`. Target: a warm step <= 1 s.
 """
 
