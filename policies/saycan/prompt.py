@@ -17,8 +17,8 @@ Why steps and not whole episodes: SmolLM2-135M copies. Shown the episode so far 
 line) it repeats its own earlier lines (re-picks a block it already stacked, places into the bowl it used
 last); shown the feedback that summarises the episode (the scene, the goal left, the last verdict) it
 copies the block and bowl the feedback names. `Planner(history_window=k)` shows the last k skill lines
-instead (measured worse). Examples use colors the tabletop never samples (pink, white, black, brown, gray, cyan), so
-the examples' own color words cannot pull the LM toward an object of the live scene.
+instead (measured worse). Examples use colors the tabletop never samples (pink, white, black, brown, gray,
+cyan), so the examples' own color words cannot pull the LM toward an object of the live scene.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def step_text(command: str, start: str, history: Sequence[StepOutcome], window: 
     if window == 0:
         shown = [f"Last step: {'succeeded' if history[-1].success else 'failed'}."] if history else []
     else:
-        shown = [s.line() for s in (history if window is None else history[len(history) - window:])]
+        shown = [s.line() for s in (history if window is None else history[max(0, len(history) - window):])]
     return "\n".join([f"Human: {command}"] + shown + [current])
 
 

@@ -119,7 +119,14 @@ def test_prompt_examples_and_scene_description():
     assert prompt.endswith("\n\nHuman: stack all the blocks\nLast step: failed.\nScene: now.\nRobot:")
     shown = build_prompt("stack all the blocks", start, [StepOutcome("pick up the blue block", True), failed],
                          window=1)
-    assert shown.endswith("Human: stack all the blocks\nRobot: pick up the red block. Success: no.\nScene: now.\nRobot:")
+    assert shown.endswith("Human: stack all the blocks\nRobot: pick up the red block. Success: no.\n"
+                          "Scene: now.\nRobot:")
+    every = build_prompt("stack all the blocks", start, [StepOutcome("pick up the blue block", True), failed],
+                         window=3)
+    assert every.endswith("Human: stack all the blocks\nRobot: pick up the blue block. Success: yes.\n"
+                          "Robot: pick up the red block. Success: no.\nScene: now.\nRobot:")
+    with pytest.raises(ValueError, match="history_window"):
+        Planner(None, history_window=-1)
     assert prompt.count("Robot: done.") == len(EXAMPLES)
     assert build_prompt("stack all the blocks", start, []).endswith(f"Human: stack all the blocks\n{start}\nRobot:")
     # the examples never name a color the tabletop samples
