@@ -15,7 +15,7 @@ tokenizers = pytest.importorskip("tokenizers")
 from policies.saycan.affordances import GeometricAffordance, NoAffordance, make_affordance  # noqa: E402
 from policies.saycan.config import SayCanConfig  # noqa: E402
 from policies.saycan.goals import all_in_bowl, one_tower, same_color_bowls, tower_height  # noqa: E402
-from policies.saycan.lm_scoring import LMScorer  # noqa: E402
+from saycan_helpers import tiny_random_planner  # noqa: E402
 from policies.saycan.planner import Planner, check_command  # noqa: E402
 from policies.saycan.prompt import EXAMPLES, StepOutcome, build_prompt, describe_scene, few_shot_text  # noqa: E402
 from policies.saycan.scene import SceneState  # noqa: E402
@@ -26,14 +26,7 @@ SCENE = SceneState(("red block", "blue block", "yellow block"), ("green bowl", "
 
 @pytest.fixture(scope="module")
 def planner():
-    torch.manual_seed(0)
-    bpe = tokenizers.ByteLevelBPETokenizer()
-    bpe.train_from_iterator(["Robot: pick up the red block. place it in the blue bowl. done."] * 5,
-                            vocab_size=300, min_frequency=1, show_progress=False)
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer)
-    cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096)
-    return Planner(LMScorer(transformers.LlamaForCausalLM(cfg).eval(), tok))
+    return tiny_random_planner(max_positions=4096)
 
 
 def test_skills_enumerate_parse_and_validate():

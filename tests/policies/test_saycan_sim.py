@@ -10,8 +10,7 @@ tokenizers = pytest.importorskip("tokenizers")
 pytest.importorskip("mujoco")
 
 from policies.saycan.affordances import GeometricAffordance  # noqa: E402
-from policies.saycan.lm_scoring import LMScorer  # noqa: E402
-from policies.saycan.planner import Planner  # noqa: E402
+from saycan_helpers import tiny_random_planner  # noqa: E402
 from policies.saycan.policy import LoopConfig, SayCanPolicy  # noqa: E402
 from policies.saycan.rollout import run_command, trace_table  # noqa: E402
 from policies.saycan.skills import ScriptedSkillExecutor  # noqa: E402
@@ -20,14 +19,7 @@ from sim.registry import make_env  # noqa: E402
 
 @pytest.fixture(scope="module")
 def tiny_planner():
-    torch.manual_seed(0)
-    bpe = tokenizers.ByteLevelBPETokenizer()
-    bpe.train_from_iterator(["Robot: pick up the red block. place it in the blue bowl. done."] * 5,
-                            vocab_size=300, min_frequency=1, show_progress=False)
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer)
-    cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192)
-    return Planner(LMScorer(transformers.LlamaForCausalLM(cfg).eval(), tok))
+    return tiny_random_planner(max_positions=8192)
 
 
 @pytest.fixture
