@@ -44,7 +44,7 @@ class PlannerNodeConfig:
     affordance_checkpoint: str = ""
     lm_path: str = ""  # "" = the offline SmolLM2-135M-Instruct
     gguf_file: str = ""
-    normalize: str = "mean"  # LM score normalization (policies.saycan.lm_scoring)
+    normalize: str = "sum"  # LM score normalization (policies.saycan.lm_scoring); "sum" is what the bench measured
     max_steps: int = 12
     step_timeout_s: float = 60.0
     max_command_chars: int = 512
