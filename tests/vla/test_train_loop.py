@@ -240,6 +240,38 @@ def test_split_chunks_and_fit_checks(dataset):
         check_fits(meta, wrong)
 
 
+def test_normalizer_over_several_datasets_is_exact(tmp_path):
+    """Quantiles of several datasets are recomputed over all their frames: a gripper that one dataset only
+    closes (-1) and the other opens and closes must still normalize +1 to the top of the range, where the
+    count-weighted mean of per-dataset quantiles would clip it."""
+    from vla.data.meta import DatasetMeta
+    from vla.data.stats import numeric_stats
+    from vla.train.data import dataset_normalizer
+
+    roots, actions = [], []
+    for name, grippers in (("closed", [-1.0]), ("both", [-1.0, 1.0])):
+        root = tmp_path / name
+        with DatasetWriter.create(root, fps=10, features=FEATURES, robot_type="toy") as writer:
+            for ep in range(2):
+                for t in range(LENGTH):
+                    a = np.full(7, 0.01 * t, np.float32)
+                    a[6] = grippers[t % len(grippers)]
+                    actions.append(a)
+                    writer.add_frame({"observation.images.front": np.zeros((32, 32, 3), np.uint8),
+                                      "observation.images.wrist": np.zeros((32, 32, 3), np.uint8),
+                                      "observation.state": np.full(8, t, np.float32), "action": a})
+                writer.save_episode("touch the red block")
+        roots.append(root)
+    normalizer = dataset_normalizer([DatasetMeta.load(r) for r in roots])
+    exact = numeric_stats(np.stack(actions))
+    np.testing.assert_allclose(normalizer.stats["action"].q99, exact["q99"], rtol=1e-6)
+    assert normalizer.stats["action"].q99[6] == 1.0
+    top = normalizer.normalize("action", np.array([[0, 0, 0, 0, 0, 0, 1.0]], np.float32))
+    assert top[0, 6] == pytest.approx(1.0)
+    single = dataset_normalizer([DatasetMeta.load(roots[1])])
+    np.testing.assert_allclose(single.stats["action"].q01, DatasetMeta.load(roots[1]).stats["action"]["q01"])
+
+
 def test_bf16_autocast_trains(tmp_path):
     model = small_vla()
     cfg = make_cfg(tmp_path, None, bf16=True, optim={"warmup_steps": 0, "lr": 3e-3})

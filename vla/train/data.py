@@ -1,5 +1,6 @@
 """Training data: LeRobot v3 datasets split by episode into train / held-out, checked against the model,
-with norm stats from their `meta/stats.json` and the input transforms applied per sample.
+with norm stats from their `meta/stats.json` (recomputed exactly over several datasets) and the input
+transforms applied per sample.
 
 Episodes, not frames, are held out: neighbouring frames of one episode are near-duplicates, so a frame
 split would measure memorization. The split is a seeded permutation per dataset, stable across runs and
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 
 from vla.data.meta import DatasetMeta
-from vla.data.stats import aggregate
+from vla.data.stats import numeric_stats
 from vla.normalize import Normalizer, stats_from_dict
 from vla.transforms import ACTION_KEY, STATE_KEY, apply, resize_image
 
@@ -53,16 +54,26 @@ def check_fits(meta: DatasetMeta, model_cfg: Any) -> None:
 
 
 def dataset_normalizer(metas: Sequence[DatasetMeta]) -> Normalizer:
-    """A Normalizer from the datasets' `meta/stats.json` (several datasets: count-weighted aggregate).
+    """A Normalizer from the datasets' state and action statistics.
 
+    One dataset: its `meta/stats.json`, which is exact for numeric features. Several datasets: statistics
+    recomputed exactly over all their frames, because quantiles do not pool: the count-weighted mean of
+    per-dataset quantiles (LeRobot's aggregate) is wrong wherever the datasets differ. Touch and push
+    episodes keep the gripper closed (q99 = -1) while pick opens it (q99 = +1); their weighted mean put the
+    gripper's q99 at -0.22, so "open" was clipped to a two-thirds-closed command and no pick could grasp.
     Missing stats for the state or the action raise naming the dataset, never a silent identity.
     """
     for meta in metas:
         absent = [k for k in NORM_KEYS if k not in meta.stats]
         if absent:
             raise KeyError(f"{meta.root}/meta/stats.json has no stats for {absent} (run `vla-dataset validate --fix`)")
-    merged = {key: aggregate([meta.stats[key] for meta in metas]) for key in NORM_KEYS}
-    return Normalizer(stats_from_dict(merged))
+    if len(metas) == 1:
+        return Normalizer(stats_from_dict({key: metas[0].stats[key] for key in NORM_KEYS}))
+    from vla.data.reader import DatasetReader
+
+    columns = [DatasetReader(meta.root).columns for meta in metas]
+    exact = {key: numeric_stats(np.concatenate([c[key] for c in columns])) for key in NORM_KEYS}
+    return Normalizer(stats_from_dict(exact))
 
 
 def action_chunks(columns: dict[str, np.ndarray], meta: DatasetMeta, episodes: Sequence[int],
