@@ -14,6 +14,11 @@ class RecordConfig:
     episodes_per_task: seeds seed, seed+1, ... per task; a (task, seed) already in the dataset (or tried and
       failed, when keep_failed is false) is skipped, so a rerun resumes.
     keep_failed: also keep episodes where the expert did not succeed (default: successes only).
+    action_noise: DART-style noise injection (Laskey et al. 2017): the env executes the expert's action plus
+      zero-mean Gaussian noise of this std, in units of half the action space's range per dimension
+      (clipped to the space), while the dataset keeps the expert's clean action as the label. The expert
+      servoes from wherever the noise took the arm, so the data shows how to recover from small errors
+      that a cloned policy makes and would otherwise never have seen. 0 (default): no noise.
     """
 
     tasks: list[str] = field(default_factory=lambda: ["tabletop/pick"])
@@ -26,6 +31,7 @@ class RecordConfig:
     max_episode_steps: int | None = None
     replan_every: int | None = None
     keep_failed: bool = False
+    action_noise: float = 0.0
     codec: str = "h264"
     progress: bool = True
     start_method: str = "spawn"
@@ -42,6 +48,9 @@ class RecordConfig:
             raise ValueError(f"RecordConfig.image_size must be >= 8 or null, got {self.image_size}")
         if self.replan_every is not None and self.replan_every < 1:
             raise ValueError(f"RecordConfig.replan_every must be >= 1 or null, got {self.replan_every}")
+        if not 0.0 <= self.action_noise < 1.0:
+            raise ValueError(f"RecordConfig.action_noise must be in [0, 1) (std in half-ranges of the action "
+                             f"space), got {self.action_noise!r}")
         if self.codec not in ("h264", "av1"):
             raise ValueError(f"RecordConfig.codec must be 'h264' or 'av1', got {self.codec!r}")
         if self.start_method not in ("spawn", "forkserver"):

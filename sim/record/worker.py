@@ -69,8 +69,17 @@ def frame_of(obs: dict[str, Any], action: np.ndarray) -> dict[str, np.ndarray]:
     return frame
 
 
+def perturbed(action: np.ndarray, space: Any, std: float, rng: np.random.Generator) -> np.ndarray:
+    """`action` plus Gaussian noise of `std` half-ranges of the Box `space` per dimension, clipped to it."""
+    half = (np.asarray(space.high, np.float64) - np.asarray(space.low, np.float64)) / 2  # (A,)
+    noisy = np.asarray(action, np.float64) + std * half * rng.standard_normal(half.shape)
+    return np.clip(noisy, space.low, space.high).astype(np.float32)
+
+
 def record_job(job: Job, cfg: RecordConfig, staging: str) -> Result:
-    """Roll out the expert for `job`; keep the episode in `staging/<order>` when it succeeded (or keep_failed)."""
+    """Roll out the expert for `job`; keep the episode in `staging/<order>` when it succeeded (or keep_failed).
+    With `cfg.action_noise` the env executes a perturbed action (seeded by the job) and the frame keeps the
+    expert's own."""
     env = _env(job.task_id, cfg)
     obs, info = env.reset(seed=job.seed)
     policy = make_policy("scripted", env, job.task_id)
@@ -82,10 +91,13 @@ def record_job(job: Job, cfg: RecordConfig, staging: str) -> Result:
     fps = int(round(env.metadata["render_fps"]))
     writer = DatasetWriter.create(root, fps, features_of(obs, env.action_space.shape[0]), codec=cfg.codec)
     instruction, success, steps = obs["instruction"], False, 0
+    noise_rng = np.random.default_rng([job.seed, 30011])
     try:
         while True:
             action = executor(obs)
             writer.add_frame(frame_of(obs, action))
+            if cfg.action_noise > 0:
+                action = perturbed(action, env.action_space, cfg.action_noise, noise_rng)
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
             success = success or bool(info.get("success", False))
@@ -93,7 +105,8 @@ def record_job(job: Job, cfg: RecordConfig, staging: str) -> Result:
                 break
         if success or cfg.keep_failed:
             writer.save_episode(instruction, extra={"record/task_id": job.task_id, "record/seed": job.seed,
-                                                    "record/success": success})
+                                                    "record/success": success,
+                                                    "record/action_noise": cfg.action_noise})
     finally:
         writer.close()
     if not (success or cfg.keep_failed):

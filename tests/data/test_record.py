@@ -45,6 +45,40 @@ def test_bad_config_names_the_field():
         RecordConfig(start_method="fork")
 
 
+def test_action_noise_perturbs_the_execution_not_the_labels(tmp_path):
+    """DART: the env runs perturbed actions (other states than the clean run), the labels stay the expert's
+    own (a scripted step never exceeds its 3.5 cm / 0.25 rad limits, a noisy one would), and the noise is
+    seeded by the job, so a second recording is identical."""
+    from sim.tabletop.experts import FAST
+
+    clean = run(cfg(tmp_path / "clean", tasks=["tabletop/touch"], episodes_per_task=1), echo=None)
+    noisy = run(cfg(tmp_path / "noisy", tasks=["tabletop/touch"], episodes_per_task=1, action_noise=0.2), echo=None)
+    again = run(cfg(tmp_path / "again", tasks=["tabletop/touch"], episodes_per_task=1, action_noise=0.2), echo=None)
+    assert clean["kept"] == noisy["kept"] == again["kept"] == 1
+    a, b, c = (DatasetReader(tmp_path / n) for n in ("clean", "noisy", "again"))
+    assert b.meta.episodes[0]["record/action_noise"] == 0.2
+    n = min(len(a.columns["action"]), len(b.columns["action"]))
+    assert np.abs(a.columns["observation.state"][1:n, :3] - b.columns["observation.state"][1:n, :3]).max() > 1e-3
+    labels = b.columns["action"]
+    assert np.linalg.norm(labels[:, :3], axis=1).max() <= FAST + 1e-6
+    assert np.abs(labels[:, 3:6]).max() <= 0.25 + 1e-6
+    np.testing.assert_array_equal(b.columns["observation.state"], c.columns["observation.state"])
+    with pytest.raises(ValueError, match=r"action_noise must be in \[0, 1\).*got 1.5"):
+        RecordConfig(action_noise=1.5)
+
+
+def test_perturbed_stays_in_the_action_space():
+    import gymnasium as gym
+
+    from sim.record.worker import perturbed
+
+    space = gym.spaces.Box(low=np.float32([-0.05, -1.0]), high=np.float32([0.05, 1.0]), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    out = np.stack([perturbed(np.array([0.05, -1.0]), space, 0.5, rng) for _ in range(200)])
+    assert (out >= space.low).all() and (out <= space.high).all() and out.std(0)[0] > 0.005
+    np.testing.assert_array_equal(perturbed(np.array([0.01, 0.5]), space, 0.0, rng), np.float32([0.01, 0.5]))
+
+
 @pytest.mark.slow
 def test_two_workers_give_the_same_dataset(tmp_path):
     run(cfg(tmp_path / "one", episodes_per_task=3), echo=None)
