@@ -8,6 +8,7 @@ are kept between jobs of that task.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -69,9 +70,13 @@ def frame_of(obs: dict[str, Any], action: np.ndarray) -> dict[str, np.ndarray]:
     return frame
 
 
-def perturbed(action: np.ndarray, space: Any, std: float, rng: np.random.Generator) -> np.ndarray:
-    """`action` plus Gaussian noise of `std` half-ranges of the Box `space` per dimension, clipped to it."""
+def perturbed(action: np.ndarray, space: Any, std: float | list[float], rng: np.random.Generator) -> np.ndarray:
+    """`action` plus Gaussian noise of `std` half-ranges of the Box `space` (one std for every dimension, or
+    one per dimension), clipped to the space."""
     half = (np.asarray(space.high, np.float64) - np.asarray(space.low, np.float64)) / 2  # (A,)
+    if np.ndim(std) and len(std) != half.shape[0]:
+        raise ValueError(f"action_noise lists {len(std)} stds, the action space has {half.shape[0]} dimensions")
+    std = np.asarray(std, np.float64)  # () or (A,)
     noisy = np.asarray(action, np.float64) + std * half * rng.standard_normal(half.shape)
     return np.clip(noisy, space.low, space.high).astype(np.float32)
 
@@ -96,7 +101,7 @@ def record_job(job: Job, cfg: RecordConfig, staging: str) -> Result:
         while True:
             action = executor(obs)
             writer.add_frame(frame_of(obs, action))
-            if cfg.action_noise > 0:
+            if np.any(np.asarray(cfg.action_noise) > 0):
                 action = perturbed(action, env.action_space, cfg.action_noise, noise_rng)
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
@@ -106,7 +111,7 @@ def record_job(job: Job, cfg: RecordConfig, staging: str) -> Result:
         if success or cfg.keep_failed:
             writer.save_episode(instruction, extra={"record/task_id": job.task_id, "record/seed": job.seed,
                                                     "record/success": success,
-                                                    "record/action_noise": cfg.action_noise})
+                                                    "record/action_noise": json.dumps(cfg.action_noise)})
     finally:
         writer.close()
     if not (success or cfg.keep_failed):

@@ -56,14 +56,14 @@ def test_action_noise_perturbs_the_execution_not_the_labels(tmp_path):
     again = run(cfg(tmp_path / "again", tasks=["tabletop/touch"], episodes_per_task=1, action_noise=0.2), echo=None)
     assert clean["kept"] == noisy["kept"] == again["kept"] == 1
     a, b, c = (DatasetReader(tmp_path / n) for n in ("clean", "noisy", "again"))
-    assert b.meta.episodes[0]["record/action_noise"] == 0.2
+    assert b.meta.episodes[0]["record/action_noise"] == "0.2"
     n = min(len(a.columns["action"]), len(b.columns["action"]))
     assert np.abs(a.columns["observation.state"][1:n, :3] - b.columns["observation.state"][1:n, :3]).max() > 1e-3
     labels = b.columns["action"]
     assert np.linalg.norm(labels[:, :3], axis=1).max() <= FAST + 1e-6
     assert np.abs(labels[:, 3:6]).max() <= 0.25 + 1e-6
     np.testing.assert_array_equal(b.columns["observation.state"], c.columns["observation.state"])
-    with pytest.raises(ValueError, match=r"action_noise must be in \[0, 1\).*got 1.5"):
+    with pytest.raises(ValueError, match=r"action_noise must be a std in \[0, 1\).*got 1.5"):
         RecordConfig(action_noise=1.5)
 
 
@@ -77,6 +77,12 @@ def test_perturbed_stays_in_the_action_space():
     out = np.stack([perturbed(np.array([0.05, -1.0]), space, 0.5, rng) for _ in range(200)])
     assert (out >= space.low).all() and (out <= space.high).all() and out.std(0)[0] > 0.005
     np.testing.assert_array_equal(perturbed(np.array([0.01, 0.5]), space, 0.0, rng), np.float32([0.01, 0.5]))
+    per_dim = np.stack([perturbed(np.array([0.0, 0.5]), space, [0.2, 0.0], rng) for _ in range(50)])
+    assert per_dim[:, 0].std() > 0.002 and (per_dim[:, 1] == 0.5).all()
+    with pytest.raises(ValueError, match="lists 3 stds, the action space has 2"):
+        perturbed(np.zeros(2), space, [0.1, 0.1, 0.1], rng)
+    with pytest.raises(ValueError, match=r"action_noise must be .*got \[0.1, -0.1\]"):
+        RecordConfig(action_noise=[0.1, -0.1])
 
 
 @pytest.mark.slow
