@@ -33,7 +33,7 @@ class RecordConfig:
     max_episode_steps: int | None = None
     replan_every: int | None = None
     keep_failed: bool = False
-    action_noise: float | list[float] = 0.0
+    action_noise: Any = 0.0  # float or list of floats (OmegaConf structured configs take no such Union)
     codec: str = "h264"
     progress: bool = True
     start_method: str = "spawn"
