@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vla.data.format import VIDEO_CODECS
+
 
 @dataclass
 class RecordConfig:
@@ -21,6 +23,8 @@ class RecordConfig:
       that a cloned policy makes and would otherwise never have seen. A list gives one std per action
       dimension (e.g. [0.15, 0.15, 0.15, 0, 0, 0, 0]: tabletop position only; rotation noise tilts the
       fingers and makes half the pick grasps fail). 0 (default): no noise.
+    codec: video codec of the cameras (vla/data/format.py): "h264" (LeRobot's usual 4:2:0), "av1", or
+      "h264-444", lossless 4:4:4, for small images: at 64 px 4:2:0 turns 4-px colored blocks grey.
     """
 
     tasks: list[str] = field(default_factory=lambda: ["tabletop/pick"])
@@ -56,8 +60,8 @@ class RecordConfig:
                              f"or a non-empty list of them, one per action dimension, got {self.action_noise!r}")
         if isinstance(self.action_noise, (list, tuple)):
             self.action_noise = [float(x) for x in self.action_noise]
-        if self.codec not in ("h264", "av1"):
-            raise ValueError(f"RecordConfig.codec must be 'h264' or 'av1', got {self.codec!r}")
+        if self.codec not in VIDEO_CODECS:
+            raise ValueError(f"RecordConfig.codec must be one of {sorted(VIDEO_CODECS)}, got {self.codec!r}")
         if self.start_method not in ("spawn", "forkserver"):
             raise ValueError(f"RecordConfig.start_method must be 'spawn' or 'forkserver' (never fork: MuJoCo GL "
                              f"contexts do not survive it), got {self.start_method!r}")

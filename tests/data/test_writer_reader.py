@@ -163,6 +163,29 @@ def test_av1_codec_round_trip_and_append(tmp_path):
         DatasetWriter.create(tmp_path / "x", 10, FEATURES, codec="vp9")
 
 
+def test_h264_444_keeps_small_colored_objects(tmp_path):
+    """4:2:0 chroma turns a 2x2-px saturated block grey; 'h264-444' keeps it within 2 levels, is stored
+    as LeRobot's h264 + yuv444p, and an appending writer reads the codec back."""
+    feats = {"observation.images.front": {"dtype": "video", "shape": [32, 32, 3]},
+             "action": {"dtype": "float32", "shape": [2], "names": None}}
+    img = np.full((32, 32, 3), (160, 130, 100), np.uint8)
+    img[9:11, 21:23] = (40, 97, 255)  # a blue block of 2 x 2 px on a brown table
+    errors = {}
+    for codec in ("h264", "h264-444"):
+        root = tmp_path / codec
+        with DatasetWriter.create(root, 10, feats, codec=codec) as w:
+            for _ in range(3):
+                w.add_frame({"observation.images.front": img, "action": np.zeros(2, np.float32)})
+            w.save_episode("look")
+        frames = DatasetReader(root).episode_frames(0)["observation.images.front"].astype(int)
+        errors[codec] = np.abs(frames - img.astype(int)).max()
+    assert errors["h264-444"] <= 2 and errors["h264"] > 30
+    info = DatasetReader(tmp_path / "h264-444").meta.features["observation.images.front"]["info"]
+    assert (info["video.codec"], info["video.pix_fmt"]) == ("h264", "yuv444p")
+    with DatasetWriter.open(tmp_path / "h264-444") as w:
+        assert w.codec == "h264-444"
+
+
 def test_files_roll_over_at_frame_limit(tmp_path):
     with DatasetWriter.create(tmp_path / "ds", 10, FEATURES) as w:
         w.max_frames_per_file = 8

@@ -15,14 +15,15 @@ from vla.data.meta import DatasetMeta
 
 
 def codec_of(features: dict[str, dict[str, Any]]) -> str:
-    """The dataset's video codec as our name for it (LeRobot writes 'av1'/'h264', newer versions 'codec')."""
+    """The dataset's video codec as our name for it (LeRobot writes 'av1'/'h264', newer versions 'codec');
+    H.264 in yuv444p is our 'h264-444'."""
     for ft in features.values():
         info = ft.get("info") or {}
         name = str(info.get("video.codec", info.get("codec", ""))).lower()
         if name in ("av1", "libsvtav1", "libaom-av1", "libdav1d"):
             return "av1"
         if name in ("h264", "libx264", "avc1"):
-            return "h264"
+            return "h264-444" if str(info.get("video.pix_fmt", "")).lower() == "yuv444p" else "h264"
     return DEFAULT_VIDEO_CODEC
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vla.data.format import VIDEO_CODECS
+from vla.data.format import VIDEO_CODEC_INFO, VIDEO_CODECS
 
 
 class EpisodeVideoEncoder:
@@ -35,7 +35,7 @@ class EpisodeVideoEncoder:
         self._container = av.open(str(self.path), mode="w", format="mp4")
         self._stream = self._container.add_stream(encoder, rate=fps)
         self._stream.height, self._stream.width = height, width
-        self._stream.pix_fmt = "yuv420p"
+        self._stream.pix_fmt = VIDEO_CODEC_INFO[codec][1]
         self._stream.options = dict(options, **({"threads": "1"} if encoder == "libx264" else {}))
         self._tb = Fraction(1, fps)
 
