@@ -149,3 +149,33 @@ def test_readout_gives_the_configured_token_count():
     tower = build_vision_tower(VisionConfig(type="conv", config={**SMALL_CONV, "readout_tokens": 3}), image_size=32)
     feats = tower(torch.randint(0, 256, (2, 32, 32, 3), dtype=torch.uint8))
     assert tower.num_patches == 3 and feats.shape == (2, 3, 16)
+
+
+def test_prompt_pool_starts_as_a_mean_and_learns_to_weigh_words():
+    """The FiLM text vector: a masked mean of layer-normed token embeddings while the query is 0; with the
+    query along one token's normed embedding that token dominates; padding never counts; the query trains."""
+    import torch.nn.functional as F
+
+    from vla.model import VLA
+
+    cfg = small_config(projector={"type": "mlp"}, decoding="parallel")
+    cfg.vision = VisionConfig(type="conv", config={**SMALL_CONV, "film_dim": SMALL_LM_WIDTH})
+    torch.manual_seed(0)
+    model = VLA.from_config(cfg)
+    text = torch.randn(2, 5, SMALL_LM_WIDTH)
+    mask = torch.tensor([[0, 1, 1, 1, 1], [0, 0, 0, 1, 1]], dtype=torch.bool)  # left padding
+    normed = F.layer_norm(text, (SMALL_LM_WIDTH,))
+    pooled = model.pool_prompt(text, mask)
+    torch.testing.assert_close(pooled[1], normed[1, 3:].mean(0))
+    changed = text.clone()
+    changed[:, 0] = 100.0  # padding positions never reach the pool
+    torch.testing.assert_close(model.pool_prompt(changed, mask), pooled)
+    with torch.no_grad():
+        model.film_query.copy_(normed[0, 2] * 3)
+    assert torch.nn.functional.cosine_similarity(model.pool_prompt(text, mask)[0], normed[0, 2], dim=0) > 0.99
+    for layer in model.vision.model.film:  # zero-initialized FiLM passes no gradient to its input yet
+        torch.nn.init.normal_(layer.weight)
+    batch = cfg.fake_batch(2)
+    model.train()
+    model(batch).loss.backward()
+    assert model.film_query.grad is not None and model.film_query.grad.abs().sum() > 0

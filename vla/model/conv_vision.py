@@ -42,8 +42,8 @@ class ConvVisionConfig:
     `film_dim` > 0 conditions every stage on a text vector of that width (FiLM, Perez et al. 2018; the
     way RT-1 and BC-Z condition their from-scratch image encoders on the instruction): after each stage's
     normalization the features are scaled by (1 + gamma) and shifted by beta, both linear in the text
-    vector. The VLA passes the mean of the prompt's token embeddings, so `film_dim` must equal the LM's
-    hidden size. Early fusion lets the tower mark *the named* block in its tokens, instead of leaving the
+    vector. The VLA passes an attention pool of the prompt's token embeddings (`VLA.pool_prompt`), so
+    `film_dim` must equal the LM's hidden size. Early fusion lets the tower mark *the named* block in its tokens, instead of leaving the
     LM to learn, from a few thousand frames, to match a color word to one of 32 image tokens.
 
     `readout_tokens` > 0 replaces the grid tokens by that many tokens read out of the whole flattened grid

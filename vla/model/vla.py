@@ -61,6 +61,12 @@ class VLA(nn.Module):
         self.tokens_per_image = projector.num_tokens(vision.num_patches)
         # Tells the LM which camera a soft token came from (towers and projector are shared by cameras).
         self.camera_embed = nn.Parameter(torch.randn(len(cfg.cameras), 1, dim) * table_std)  # (C, 1, D)
+        # FiLM towers get one text vector per prompt, pooled by attention: weights softmax(LN(e_t) . q) over
+        # the prompt's tokens e_t, pooled = sum_t w_t LN(e_t). q starts at 0 (a plain mean). The prompt is
+        # 13 template tokens and a few content words, so a mean dilutes the word that matters ("blue") to
+        # ~1/18 of the vector, and at the embeddings' init scale (|e| ~ 0.2) FiLM took thousands of steps to
+        # pick it out; LN gives every token unit scale and q learns to weigh the words that change the task.
+        self.film_query = nn.Parameter(torch.zeros(dim)) if vision.conditioned else None  # (D,)
         self.num_action_tokens = action_tokenizer.max_tokens + (eos_id is not None)
         self.action_placeholders = None
         if cfg.decoding == "parallel":
@@ -129,10 +135,9 @@ class VLA(nn.Module):
         b, c = images.shape[:2]
         text = self.lm.get_input_embeddings()(batch["prompt_ids"].to(self.device))  # (B, Lp, D)
         condition = None
-        if self.vision.conditioned:  # FiLM towers see the prompt: its mean token embedding per image
-            mask = batch["prompt_mask"].to(self.device).unsqueeze(-1).to(text.dtype)  # (B, Lp, 1)
-            pooled = (text * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, D)
-            condition = pooled.repeat_interleave(c, dim=0)  # (B*C, D), rows in images.flatten(0, 1) order
+        if self.vision.conditioned:  # FiLM towers see the prompt, attention-pooled (see __init__)
+            condition = self.pool_prompt(text, batch["prompt_mask"].to(self.device)).repeat_interleave(c, dim=0)
+            # (B*C, D), rows in images.flatten(0, 1) order
         feats = self.vision(images.flatten(0, 1), condition)  # (B*C, N, Dv)
         soft = self.projector(feats.to(self.dtype))  # (B*C, T, D)
         soft = soft.view(b, c, soft.shape[1], -1) + self.camera_embed  # (B, C, T, D)
@@ -143,6 +148,14 @@ class VLA(nn.Module):
         embeds = torch.cat([soft, text.to(soft.dtype)], dim=1)  # (B, P, D)
         soft_mask = torch.ones(b, soft.shape[1], dtype=torch.bool, device=self.device)
         return embeds, torch.cat([soft_mask, batch["prompt_mask"].to(self.device)], dim=1)  # (B, P)
+
+    def pool_prompt(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """One vector (B, D) per prompt of token embeddings `text` (B, Lp, D) with key mask `mask` (B, Lp):
+        the attention pool over layer-normalized tokens that FiLM towers are conditioned on."""
+        normed = F.layer_norm(text.float(), text.shape[-1:])  # (B, Lp, D)
+        scores = (normed @ self.film_query.float()).masked_fill(~mask.bool(), float("-inf"))  # (B, Lp)
+        weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # (B, Lp); an all-padding row pools to 0
+        return (weights.unsqueeze(-1) * normed).sum(1).to(text.dtype)  # (B, D)
 
     def placeholder_embeds(self, batch_size: int, length: int) -> torch.Tensor:
         """The learned parallel-decoding inputs for `length` action columns: (B, length, D)."""
