@@ -179,3 +179,21 @@ def test_prompt_pool_starts_as_a_mean_and_learns_to_weigh_words():
     model.train()
     model(batch).loss.backward()
     assert model.film_query.grad is not None and model.film_query.grad.abs().sum() > 0
+
+
+def test_spatial_softmax_keypoints_find_a_peak():
+    """A keypoint map peaked at one cell has its expected position there; keypoints need readout tokens."""
+    cfg = ConvVisionConfig(**{**SMALL_CONV, "image_size": 16, "readout_tokens": 2, "keypoints": 3})
+    model = ConvVisionModel(cfg)
+    with torch.no_grad():
+        model.keypoint_maps.weight.zero_()
+        model.keypoint_maps.weight[:, 0] = 1.0  # every keypoint map = channel 0
+        model.keypoint_maps.bias.zero_()
+    maps = torch.zeros(1, 16, 4, 4)
+    maps[0, 0, 3, 0] = 50.0  # bottom-left cell
+    kp = model.spatial_softmax(maps)
+    assert kp.shape == (1, 3, 2)
+    torch.testing.assert_close(kp[0, 0], torch.tensor([-1.0, 1.0]), atol=1e-4, rtol=0)
+    assert model(torch.randn(2, 3, 16, 16)).last_hidden_state.shape == (2, 2, 16)
+    with pytest.raises(ValueError, match="keypoints must be >= 0 and need readout_tokens"):
+        ConvVisionConfig(**{**SMALL_CONV, "keypoints": 4})

@@ -50,6 +50,13 @@ class ConvVisionConfig:
     by one linear layer (a spatial readout: each output unit weighs every cell's features by where the
     cell is, as the fully connected layers after the conv stack of Levine et al. 2016 and DQN do). The LM
     then gets a few tokens that already say where the named block is, not a grid it must search.
+
+    `keypoints` > 0 adds a spatial softmax (Levine et al. 2016; robomimic's and Diffusion Policy's
+    from-scratch encoders): a 1x1 convolution makes that many maps of the last stage, each is
+    softmaxed over its cells, and its expected (x, y) in [-1, 1] is a keypoint; the 2 * keypoints
+    coordinates go through one linear layer and are added to the readout tokens. A keypoint is a
+    position by construction and its gradient moves it straight towards where the loss wants it, so
+    "where is the named block" is learned from far fewer samples than through a flattened grid alone.
     """
 
     image_size: int = 64
@@ -62,6 +69,7 @@ class ConvVisionConfig:
     shift: int = 0
     film_dim: int = 0
     readout_tokens: int = 0
+    keypoints: int = 0
 
     def __post_init__(self) -> None:
         self.channels = [int(c) for c in self.channels]
@@ -73,6 +81,10 @@ class ConvVisionConfig:
         if self.readout_tokens < 0:
             raise ValueError(f"conv vision readout_tokens must be >= 0 (0: one token per grid cell), "
                              f"got {self.readout_tokens!r}")
+        if self.keypoints < 0 or (self.keypoints and not self.readout_tokens):
+            raise ValueError(f"conv vision keypoints must be >= 0 and need readout_tokens > 0 (they are added to "
+                             f"the readout tokens), got keypoints={self.keypoints!r}, "
+                             f"readout_tokens={self.readout_tokens!r}")
         if self.film_dim < 0:
             raise ValueError(f"conv vision film_dim must be >= 0 (0: no text conditioning), got {self.film_dim!r}")
         if self.shift < 0 or self.shift >= self.image_size:
@@ -163,6 +175,10 @@ class ConvVisionModel(nn.Module):
         self.readout = None
         if config.readout_tokens:
             self.readout = nn.Linear(cells * c_in, config.readout_tokens * config.hidden_size)
+        self.keypoint_maps = self.keypoint_proj = None
+        if config.keypoints:
+            self.keypoint_maps = nn.Conv2d(c_in, config.keypoints, 1)
+            self.keypoint_proj = nn.Linear(2 * config.keypoints, config.readout_tokens * config.hidden_size)
         self.proj = nn.Linear(c_in, config.hidden_size)
         self.pos = nn.Parameter(torch.randn(config.num_tokens, config.hidden_size) * 0.02)  # (N, D)
         self.norm = nn.LayerNorm(config.hidden_size)
@@ -195,10 +211,25 @@ class ConvVisionModel(nn.Module):
                 maps = maps * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
         if self.readout is not None:
             flat = maps.flatten(1)  # (B, C*g*g)
-            tokens = self.readout(flat).view(flat.shape[0], self.config.readout_tokens, -1)  # (B, N, D)
+            tokens = self.readout(flat)  # (B, N*D)
+            if self.keypoint_maps is not None:
+                tokens = tokens + self.keypoint_proj(self.spatial_softmax(maps).flatten(1))
+            tokens = tokens.view(flat.shape[0], self.config.readout_tokens, -1)  # (B, N, D)
         else:
             tokens = self.proj(maps.flatten(2).transpose(1, 2))  # (B, g*g, D) row-major grid cells
         return ConvVisionOutput(self.norm(tokens + self.pos))  # (B, N, D)
+
+    def spatial_softmax(self, maps: torch.Tensor) -> torch.Tensor:
+        """Expected (x, y) in [-1, 1] of each keypoint map's softmax over the cells of `maps` (B, C, h, w):
+        (B, K, 2)."""
+        logits = self.keypoint_maps(maps).float()  # (B, K, h, w)
+        b, k, h, w = logits.shape
+        probs = torch.softmax(logits.flatten(2), dim=-1).view(b, k, h, w)  # (B, K, h, w)
+        ys = torch.linspace(-1.0, 1.0, h, device=maps.device)  # (h,)
+        xs = torch.linspace(-1.0, 1.0, w, device=maps.device)  # (w,)
+        x = (probs.sum(2) * xs).sum(-1)  # (B, K)
+        y = (probs.sum(3) * ys).sum(-1)  # (B, K)
+        return torch.stack([x, y], dim=-1).to(maps.dtype)  # (B, K, 2)
 
     def _coords(self, pixels: torch.Tensor) -> torch.Tensor:
         """Row and column coordinates in [-1, 1] as two image channels: (B, 2, H, W)."""
