@@ -152,8 +152,9 @@ def test_readout_gives_the_configured_token_count():
 
 
 def test_prompt_pool_starts_as_a_mean_and_learns_to_weigh_words():
-    """The FiLM text vector: a masked mean of layer-normed token embeddings while the query is 0; with the
-    query along one token's normed embedding that token dominates; padding never counts; the query trains."""
+    """The FiLM text vector: a masked mean of layer-normed token embeddings while the query is 0 (then
+    standardized: over the batch in training, by running statistics in eval); with the query along one
+    token's normed embedding that token dominates; padding never counts; the query trains."""
     import torch.nn.functional as F
 
     from vla.model import VLA
@@ -165,8 +166,10 @@ def test_prompt_pool_starts_as_a_mean_and_learns_to_weigh_words():
     text = torch.randn(2, 5, SMALL_LM_WIDTH)
     mask = torch.tensor([[0, 1, 1, 1, 1], [0, 0, 0, 1, 1]], dtype=torch.bool)  # left padding
     normed = F.layer_norm(text, (SMALL_LM_WIDTH,))
+    model.eval()  # running statistics start at mean 0, variance 1: the pool itself
     pooled = model.pool_prompt(text, mask)
-    torch.testing.assert_close(pooled[1], normed[1, 3:].mean(0))
+    eps = model.film_norm.eps
+    torch.testing.assert_close(pooled[1], normed[1, 3:].mean(0) / (1 + eps) ** 0.5)
     changed = text.clone()
     changed[:, 0] = 100.0  # padding positions never reach the pool
     torch.testing.assert_close(model.pool_prompt(changed, mask), pooled)
@@ -179,6 +182,9 @@ def test_prompt_pool_starts_as_a_mean_and_learns_to_weigh_words():
     model.train()
     model(batch).loss.backward()
     assert model.film_query.grad is not None and model.film_query.grad.abs().sum() > 0
+    train_pool = model.pool_prompt(text, mask)  # training: standardized over the batch
+    torch.testing.assert_close(train_pool.mean(0), torch.zeros(SMALL_LM_WIDTH), atol=1e-5, rtol=0)
+    assert model.pool_prompt(text[:1], mask[:1]).shape == (1, SMALL_LM_WIDTH)  # a batch of one works too
 
 
 def test_spatial_softmax_keypoints_find_a_peak():
