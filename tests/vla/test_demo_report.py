@@ -93,3 +93,19 @@ def test_unseen_check_refuses_an_evaluation_seed_that_was_recorded(tmp_path, mon
     assert ok["disjoint"] and ok["counts"]["tabletop/touch"] == {"recorded": 3, "evaluated": 2}
     with pytest.raises(ValueError, match=r"tabletop/touch.*\[2\]"):
         seeds.unseen_check(records, [{"episode_seeds": {"tabletop/touch": [2, 99]}}])
+
+
+def test_model_summary_counts_a_conv_readout_not_its_grid(tmp_path):
+    from omegaconf import OmegaConf
+
+    from vla.config import to_dataclass, to_dict
+    from vla.demo.report import model_summary
+    from vla.model import VLAConfig
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "model" / "demo.yaml"
+    cfg = to_dict(to_dataclass(OmegaConf.load(conf), VLAConfig))
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    summary = model_summary(tmp_path)
+    vision = cfg["vision"]["config"]
+    assert summary["tokens_per_image"] == vision["readout_tokens"]
+    assert summary["vision"] == f"conv {vision['channels']} -> 128, FiLM, {vision['keypoints']} keypoints"

@@ -82,9 +82,16 @@ def model_summary(checkpoint: Path) -> dict[str, Any]:
     cfg = json.loads((checkpoint / "config.json").read_text())
     vision, proj, lm = cfg["vision"].get("config", {}), cfg["projector"], cfg["lm"].get("config", {})
     patches = (cfg["image_size"] // vision["patch_size"]) ** 2 if "patch_size" in vision else None
+    patches = vision.get("readout_tokens") or patches  # a conv tower's readout replaces its grid tokens
     per_image = proj["num_queries"] if proj["type"] == "resampler" else patches
+    if cfg["vision"]["type"] == "conv":
+        tower = (f"conv {vision.get('channels')} -> {vision.get('hidden_size')}"
+                 + (", FiLM" if vision.get("film_dim") else "")
+                 + (f", {vision['keypoints']} keypoints" if vision.get("keypoints") else ""))
+    else:
+        tower = f"{cfg['vision']['type']} {vision.get('num_hidden_layers')}x{vision.get('hidden_size')}"
     return {"cameras": cfg["cameras"], "image_size": cfg["image_size"], "tokens_per_image": per_image,
-            "vision": f"{cfg['vision']['type']} {vision.get('num_hidden_layers')}x{vision.get('hidden_size')}",
+            "vision": tower,
             "projector": proj["type"], "state_tokens": cfg["num_state_tokens"],
             "lm": f"{lm.get('model_type')} {lm.get('num_hidden_layers')}x{lm.get('hidden_size')}",
             "action_tokenizer": cfg["action_tokenizer"], "chunk_length": cfg["horizon"], "decoding": cfg["decoding"]}
