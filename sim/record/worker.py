@@ -97,11 +97,12 @@ def record_job(job: Job, cfg: RecordConfig, staging: str) -> Result:
     writer = DatasetWriter.create(root, fps, features_of(obs, env.action_space.shape[0]), codec=cfg.codec)
     instruction, success, steps = obs["instruction"], False, 0
     noise_rng = np.random.default_rng([job.seed, 30011])
+    noisy = bool(np.any(np.asarray(cfg.action_noise) > 0))
     try:
         while True:
             action = executor(obs)
             writer.add_frame(frame_of(obs, action))
-            if np.any(np.asarray(cfg.action_noise) > 0):
+            if noisy:
                 action = perturbed(action, env.action_space, cfg.action_noise, noise_rng)
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1

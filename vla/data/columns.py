@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vla.data.format import DEFAULT_VIDEO_CODEC, column_to_numpy, is_video
+from vla.data.format import DEFAULT_VIDEO_CODEC, VIDEO_CODECS, column_to_numpy, is_video
 from vla.data.meta import DatasetMeta
 
 
@@ -23,7 +23,8 @@ def codec_of(features: dict[str, dict[str, Any]]) -> str:
         if name in ("av1", "libsvtav1", "libaom-av1", "libdav1d"):
             return "av1"
         if name in ("h264", "libx264", "avc1"):
-            return "h264-444" if str(info.get("video.pix_fmt", "")).lower() == "yuv444p" else "h264"
+            pix_fmt = str(info.get("video.pix_fmt", info.get("pix_fmt", ""))).lower()
+            return next((k for k, c in VIDEO_CODECS.items() if c.name == "h264" and c.pix_fmt == pix_fmt), "h264")
     return DEFAULT_VIDEO_CODEC
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -49,22 +49,29 @@ DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
 NUMERIC_DTYPES = ("float32", "float64", "int32", "int64", "bool")
 QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 
-# Video codecs the writer offers: our name -> (PyAV encoder, encoder options).
-# g=2: a keyframe every 2 frames, so a random frame costs at most 2 decodes (LeRobot uses g=2 too);
-# no B-frames, so decode order equals display order and a seek lands exactly.
-# "h264-444" is H.264 without chroma subsampling at qp 0 (lossless in YUV; RGB<->YUV rounding leaves
-# |error| <= 2 levels). yuv420p keeps one color sample per 2x2 pixels, which at 64 px turns a 4-px
-# colored block grey (a blue pixel (40, 97, 255) decoded as (110, 89, 106)), so a policy trained on
-# 4:2:0 video of small images sees colors it never meets in the live camera. At 64 px the lossless
-# files are ~0.6 KB per frame and decode faster than crf-18 4:2:0.
-VIDEO_CODECS: dict[str, tuple[str, dict[str, str]]] = {
-    "h264": ("libx264", {"g": "2", "bf": "0", "crf": "18", "preset": "veryfast"}),
-    "av1": ("libsvtav1", {"g": "2", "crf": "30", "preset": "8", "svtav1-params": "lp=1"}),
-    "h264-444": ("libx264", {"g": "2", "bf": "0", "qp": "0", "preset": "veryfast"}),
-}
-# Per codec: (video.codec as info.json names it for LeRobot, the pixel format).
-VIDEO_CODEC_INFO: dict[str, tuple[str, str]] = {
-    "h264": ("h264", "yuv420p"), "av1": ("av1", "yuv420p"), "h264-444": ("h264", "yuv444p"),
+class VideoCodec(NamedTuple):
+    """A video codec the writer offers (`VIDEO_CODECS`): the PyAV encoder, its options, the codec name
+    info.json gives LeRobot ("video.codec") and the pixel format.
+
+    g=2: a keyframe every 2 frames, so a random frame costs at most 2 decodes (LeRobot uses g=2 too); no
+    B-frames, so decode order equals display order and a seek lands exactly. "h264-444" is H.264 without
+    chroma subsampling at qp 0 (lossless in YUV; RGB<->YUV rounding leaves |error| <= 2 levels). yuv420p
+    keeps one color sample per 2x2 pixels, which at 64 px turns a 4-px colored block grey (a blue pixel
+    (40, 97, 255) decoded as (110, 89, 106)), so a policy trained on 4:2:0 video of small images sees
+    colors it never meets in the live camera. At 64 px the lossless files are ~0.6 KB per frame and decode
+    faster than crf-18 4:2:0.
+    """
+
+    encoder: str
+    options: dict[str, str]
+    name: str
+    pix_fmt: str
+
+
+VIDEO_CODECS: dict[str, VideoCodec] = {
+    "h264": VideoCodec("libx264", {"g": "2", "bf": "0", "crf": "18", "preset": "veryfast"}, "h264", "yuv420p"),
+    "av1": VideoCodec("libsvtav1", {"g": "2", "crf": "30", "preset": "8", "svtav1-params": "lp=1"}, "av1", "yuv420p"),
+    "h264-444": VideoCodec("libx264", {"g": "2", "bf": "0", "qp": "0", "preset": "veryfast"}, "h264", "yuv444p"),
 }
 DEFAULT_VIDEO_CODEC = "h264"
 
@@ -115,8 +122,8 @@ def validate_features(features: dict[str, dict[str, Any]]) -> dict[str, dict[str
 def video_info(feature: dict[str, Any], fps: int, codec: str) -> dict[str, Any]:
     """The `info` block LeRobot keeps per video feature in info.json."""
     h, w, c = feature["shape"]
-    name, pix_fmt = VIDEO_CODEC_INFO[codec]
-    return {"video.height": h, "video.width": w, "video.codec": name, "video.pix_fmt": pix_fmt,
+    spec = VIDEO_CODECS[codec]
+    return {"video.height": h, "video.width": w, "video.codec": spec.name, "video.pix_fmt": spec.pix_fmt,
             "video.is_depth_map": False, "video.fps": fps, "video.channels": c, "has_audio": False}
 
 

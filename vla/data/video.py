@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vla.data.format import VIDEO_CODEC_INFO, VIDEO_CODECS
+from vla.data.format import VIDEO_CODECS
 
 
 class EpisodeVideoEncoder:
@@ -28,14 +28,14 @@ class EpisodeVideoEncoder:
 
         if codec not in VIDEO_CODECS:
             raise ValueError(f"video codec {codec!r} unknown; expected one of {sorted(VIDEO_CODECS)}")
-        encoder, options = VIDEO_CODECS[codec]
+        encoder, options, _, pix_fmt = VIDEO_CODECS[codec]
         self.path = Path(path)
         self.fps, self.shape = fps, (height, width, 3)
         self.count = 0
         self._container = av.open(str(self.path), mode="w", format="mp4")
         self._stream = self._container.add_stream(encoder, rate=fps)
         self._stream.height, self._stream.width = height, width
-        self._stream.pix_fmt = VIDEO_CODEC_INFO[codec][1]
+        self._stream.pix_fmt = pix_fmt
         self._stream.options = dict(options, **({"threads": "1"} if encoder == "libx264" else {}))
         self._tb = Fraction(1, fps)
 
